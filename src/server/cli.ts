@@ -1,0 +1,45 @@
+// `mimi-ds provider`: the provider process (DS, QS and KeyPackage directory behind the gateway).
+import { mkdir } from "node:fs/promises";
+import { type CommandSpec, flag, helpText, intFlag, parseFlags, parseListen, requiredFlag, UsageError } from "../cli/flags.js";
+import { createLogger, type LogLevel } from "../util/log.js";
+import { ProviderServer } from "./ProviderServer.js";
+
+export const providerSpec: CommandSpec = {
+  usage: "mimi-ds provider --listen HOST:PORT --domain DOMAIN --data-dir DIR [flags]",
+  summary:
+    "Runs the provider: the origin behind the OHTTP gateway. Bind it to loopback or a private interface;\n" +
+    "clients reach it only through relay and gateway.",
+  flags: [
+    { name: "listen", env: "MIMI_PROVIDER_LISTEN", description: "address to listen on (loopback or private)", default: "127.0.0.1:8443" },
+    { name: "domain", env: "MIMI_PROVIDER_DOMAIN", description: "this provider's MIMI domain", default: "a.test" },
+    { name: "data-dir", env: "MIMI_DATA_DIR", description: "directory of the embedded LevelDB store", default: "./data/provider" },
+    { name: "max-body", env: "MIMI_PROVIDER_MAX_BODY", description: "largest request body, in bytes", default: String(1 << 20) },
+    { name: "log-level", env: "MIMI_LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
+  ],
+};
+
+export async function main(argv: string[]): Promise<number | void> {
+  if (argv.includes("--help")) {
+    process.stdout.write(helpText(providerSpec) + "\n");
+    return 0;
+  }
+  const f = parseFlags(providerSpec, argv);
+  const { host, port } = parseListen(flag(f, "listen")!);
+  const domain = requiredFlag(f, "domain");
+  if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(domain)) throw new UsageError(`--domain is not a domain name: ${domain}`);
+  await mkdir(requiredFlag(f, "data-dir"), { recursive: true, mode: 0o700 });
+  const logger = createLogger("provider", { level: flag(f, "log-level") as LogLevel });
+  const server = new ProviderServer({ domain, maxBodyBytes: intFlag(f, "max-body"), logger });
+  const addr = await server.listen(host, port);
+  logger.info("listening", { url: addr.url });
+  process.stdout.write(`provider listening on ${addr.url}\n`);
+  const stop = () => {
+    logger.info("stopping");
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
