@@ -8,6 +8,7 @@ type Sub = { summary: string; load: () => Promise<{ main(argv: string[]): Promis
 const subcommands: Record<string, Sub> = {
   start: { summary: "start relay, gateway and provider as processes, run the demo, serve until Ctrl-C", load: () => import("./start.js") },
   demo: { summary: "run the demo against already running processes", load: () => import("./demo.js") },
+  conformance: { summary: "run the DS engine's differential test on MLS passive-client vector files", load: () => import("./conformance.js") },
   provider: { summary: "run the provider (DS, QS, KeyPackage directory) behind the gateway", load: () => import("../server/cli.js") },
   relay: { summary: "run the Oblivious HTTP relay (RFC 9458 relay resource)", load: () => import("../../relay/cli.js") },
   gateway: {
