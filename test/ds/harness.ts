@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { acceptAll, emptyPskIndex, joinGroup, processMessage, type ClientState, type CiphersuiteImpl, type KeyPackage, type PrivateKeyPackage } from "ts-mls";
-import { generateUserAuthKey, makeKeyPackage, welcomeInfoRequest, type UserAuthKey } from "../../src/client/dsMember.js";
+import { externalCommitInfoRequest, generateUserAuthKey, makeKeyPackage, welcomeInfoRequest, type UserAuthKey } from "../../src/client/dsMember.js";
+import type { GroupInfo, RatchetTree } from "ts-mls";
 import { DeliveryService, type DsResult, type FanoutItem } from "../../src/ds/DeliveryService.js";
 import { openJoinerKey } from "../../src/ds/earKey.js";
 import { getNodeCiphersuiteImpl } from "../../src/mls/cryptoProvider.js";
@@ -110,6 +111,17 @@ export class Harness {
     if (r.response.body.type === DSResponseType.error) assert.equal(DSErrorCode[r.response.body.code], DSErrorCode[code]);
     assert.equal(r.fanout.length, 0, "a refused request fans nothing out");
     return r;
+  }
+
+  /** external_commit_info: the GroupInfo and tree an external joiner needs. */
+  async externalInfo(groupId: Uint8Array, earKey: Uint8Array): Promise<{ groupInfo: GroupInfo; ratchetTree: RatchetTree }> {
+    const r = await this.ok(externalCommitInfoRequest(groupId, earKey));
+    const b = r.response.body;
+    assert.equal(b.type, DSResponseType.external_commit_info);
+    if (b.type !== DSResponseType.external_commit_info) throw new Error("unreachable");
+    assert.equal(b.groupInfo.value.wireformat, "mls_group_info");
+    if (b.groupInfo.value.wireformat !== "mls_group_info" || !b.ratchetTree) throw new Error("no GroupInfo or tree");
+    return { groupInfo: b.groupInfo.value.groupInfo, ratchetTree: b.ratchetTree.value };
   }
 
   /** Processes everything in a client's inbox with ts-mls (commits, proposals, app messages). */

@@ -7,7 +7,6 @@ import {
   commitRequest,
   createGroupRequest,
   deriveEarKey,
-  externalCommitInfoRequest,
   externalJoinRequest,
   leafIndexOf,
   selfRemoveRequest,
@@ -96,10 +95,8 @@ describe("Delivery Service operations (draft-robert-mimi-delivery-service s4) wi
 
     // external join: alice's second client comes back by external commit, signed as alice
     const earKey = await deriveEarKey(a1.state!, h.cs);
-    const info = await h.ok(externalCommitInfoRequest(groupId, earKey));
-    assert.equal(info.response.body.type, DSResponseType.external_commit_info);
-    const body = info.response.body as { groupInfo: { value: { wireformat: string; groupInfo: never } }; ratchetTree: { value: never } };
-    const ej = await externalJoinRequest({ cs: h.cs, groupInfo: body.groupInfo.value.groupInfo, ratchetTree: body.ratchetTree.value, keyPackage: await a2.newKeyPackage(), earKey, resync: false, user: alice.auth, asNewUser: false });
+    const info = await h.externalInfo(groupId, earKey);
+    const ej = await externalJoinRequest({ cs: h.cs, groupInfo: info.groupInfo, ratchetTree: info.ratchetTree, keyPackage: await a2.newKeyPackage(), earKey, resync: false, user: alice.auth, asNewUser: false });
     await h.ok(ej.request);
     a2.state = ej.newState;
     for (const c of [a1, b1, c1]) await h.drain(c);
@@ -118,10 +115,10 @@ describe("Delivery Service operations (draft-robert-mimi-delivery-service s4) wi
 
     // resync: bob lost his state and rejoins, replacing his old leaf
     const ek2 = await deriveEarKey(a1.state!, h.cs);
-    const info2 = (await h.ok(externalCommitInfoRequest(groupId, ek2))).response.body as typeof body;
+    const info2 = await h.externalInfo(groupId, ek2);
     const oldLeaf = b1.state!.ratchetTree[leafIndexOf(b1.state!) * 2] as { leaf: { credential: { identity: Uint8Array }; signaturePublicKey: Uint8Array } };
     const sameClient = await b1.newKeyPackage(oldLeaf.leaf.credential.identity, { signKey: b1.state!.signaturePrivateKey, publicKey: oldLeaf.leaf.signaturePublicKey });
-    const rs = await externalJoinRequest({ cs: h.cs, groupInfo: info2.groupInfo.value.groupInfo, ratchetTree: info2.ratchetTree.value, keyPackage: sameClient, earKey: ek2, resync: true, user: bob.auth, asNewUser: false });
+    const rs = await externalJoinRequest({ cs: h.cs, groupInfo: info2.groupInfo, ratchetTree: info2.ratchetTree, keyPackage: sameClient, earKey: ek2, resync: true, user: bob.auth, asNewUser: false });
     await h.ok(rs.request);
     b1.inbox.length = 0;
     b1.state = rs.newState;
