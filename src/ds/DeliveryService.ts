@@ -257,6 +257,14 @@ export class DeliveryService {
     }
   }
 
+  /**
+   * Deletes groups unused for `ttlDays` (by their coarse last-used day) with all their records,
+   * and expired group-id reservations. The provider runs it periodically.
+   */
+  sweepExpired(ttlDays: number): Promise<number> {
+    return this.store.sweepExpired(day(this.now()), ttlDays);
+  }
+
   // ---- group ids -----------------------------------------------------------------------------
 
   private async requestGroupId() {
