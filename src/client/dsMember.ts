@@ -2,7 +2,8 @@
 // Service in the reduced-metadata profile. Every function returns new values and never
 // mutates a ClientState (ts-mls style). The SDK (transport, queues, KeyPackage fetching) is
 // built on these; the DS tests drive the DS with them as a real client would.
-import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
+import { createHash } from "node:crypto";
+import { generateEd25519 } from "../util/keygen.js";
 import {
   createCommit,
   createGroup,
@@ -56,10 +57,7 @@ export interface UserAuthKey {
 }
 
 export function generateUserAuthKey(): UserAuthKey {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const pub = publicKey.export({ format: "jwk" }) as { x: string };
-  const priv = (privateKey as KeyObject).export({ format: "jwk" }) as { d: string };
-  return { publicKey: Buffer.from(pub.x, "base64url"), privateKey: Buffer.from(priv.d, "base64url") };
+  return generateEd25519();
 }
 
 export function userKeyHashOf(publicKey: Uint8Array): Uint8Array {

@@ -10,12 +10,12 @@ import {
   createPrivateKey,
   createPublicKey,
   createECDH,
-  generateKeyPairSync,
   sign as nodeSign,
   verify as nodeVerify,
   timingSafeEqual,
   type KeyObject,
 } from "node:crypto";
+import { generateJwk } from "../util/keygen.js";
 import {
   defaultCryptoProvider,
   getCiphersuiteFromId,
@@ -179,8 +179,8 @@ function makeEdwardsSignature(curve: EdwardsCurve): Signature {
       }
     },
     async keygen() {
-      const { privateKey } = curve === "Ed25519" ? generateKeyPairSync("ed25519") : generateKeyPairSync("ed448");
-      const jwk = privateKey.export({ format: "jwk" });
+      // never export a generated KeyObject: see src/util/keygen.ts
+      const jwk = generateJwk(curve === "Ed25519" ? "ed25519" : "ed448");
       return {
         signKey: plain(Buffer.from(jwk.d!, "base64url")),
         publicKey: plain(Buffer.from(jwk.x!, "base64url")),
@@ -247,8 +247,7 @@ function makeEcdsaSignature(curve: EcCurve): Signature {
       }
     },
     async keygen() {
-      const { privateKey } = generateKeyPairSync("ec", { namedCurve: p.ecdh });
-      const jwk = privateKey.export({ format: "jwk" });
+      const jwk = generateJwk({ ec: p.ecdh });
       const pad = (b64: string) => {
         const raw = Buffer.from(b64, "base64url");
         const out = new Uint8Array(p.size);

@@ -16,15 +16,13 @@ import { encodeClientQueueConfig } from "../../src/protocol/ClientQueueConfig.js
 import type { GroupStore } from "../../src/store/index.js";
 import { MemoryGroupStore } from "../../src/store/index.js";
 import { signWithLabelEd25519 } from "../../src/ds/signatures.js";
-import { generateKeyPairSync } from "node:crypto";
+import { generateEd25519 } from "../../src/util/keygen.js";
 
 export const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 
 export function dsIdentity() {
-  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
-  const x = (publicKey.export({ format: "jwk" }) as { x: string }).x;
-  const d = (privateKey.export({ format: "jwk" }) as { d: string }).d;
-  return { domain: "a.test", signaturePublicKey: Buffer.from(x, "base64url"), signaturePrivateKey: Buffer.from(d, "base64url") };
+  const k = generateEd25519();
+  return { domain: "a.test", signaturePublicKey: k.publicKey, signaturePrivateKey: k.privateKey };
 }
 
 export interface TestClient {
@@ -51,6 +49,8 @@ export class Harness {
   readonly store: GroupStore;
   readonly ds: DeliveryService;
   cs!: CiphersuiteImpl;
+  /** every KeyPackage the harness made, in order (for tests that look for identifiers) */
+  readonly keyPackages: { publicPackage: KeyPackage; privatePackage: PrivateKeyPackage }[] = [];
   /** queue config bytes -> client, to deliver fanout */
   private readonly queues = new Map<string, TestClient>();
 
@@ -76,6 +76,7 @@ export class Harness {
           const qc = { qsDomain, sealedReference: randomBytes(48) };
           const kp = await makeKeyPackage(this.cs, pseudonym ?? randomBytes(16), qc, signatureKeyPair);
           this.queues.set(Buffer.from(encodeClientQueueConfig(qc)).toString("hex"), c);
+          this.keyPackages.push(kp);
           return kp;
         },
       };
@@ -91,12 +92,17 @@ export class Harness {
     if (process.env.MIMI_TEST_TRACE) process.stderr.write(`[ds] ${result.operation}\n`);
     const response = DSResponse.deserialize(result.response);
     const fanout = await result.fanout();
+    this.deliver(fanout);
+    return { response, result, fanout };
+  }
+
+  /** Puts fanout items into their recipients' inboxes (also for DS-initiated messages). */
+  deliver(fanout: readonly FanoutItem[]): void {
     for (const f of fanout) {
       const c = this.queues.get(Buffer.from(f.queueConfig).toString("hex"));
       assert.ok(c, "fanout to an unknown queue config");
       c.inbox.push(f);
     }
-    return { response, result, fanout };
   }
 
   async ok(request: Uint8Array) {
