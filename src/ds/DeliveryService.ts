@@ -10,11 +10,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
   decodeExtension,
-  decodeRatchetTree,
   encodeExtension,
   encodeGroupInfo,
   encodeMlsMessage,
-  encodeRatchetTree,
   proposeExternal,
   verifyGroupInfoSignature,
   type CiphersuiteImpl,
@@ -70,6 +68,9 @@ import { GroupExistsError, GroupNotFoundError, VersionConflictError, WrongKeyErr
 import { DsEngineError } from "./engine/errors.js";
 import { readExternalSenders } from "./engine/ExternalSenders.js";
 import { PublicGroup } from "./engine/PublicGroup.js";
+// Ratchet-tree codec: byte- and value-identical to ts-mls's encode/decodeRatchetTree, several
+// times faster on large trees (see engine/treeCodec.ts and its test).
+import { decodeRatchetTree, encodeRatchetTree } from "./engine/treeCodec.js";
 import type { PublicGroupOptions } from "./engine/PublicGroupOptions.js";
 import type { CommitSummary } from "./engine/CommitSummary.js";
 import { checkCommitKeyBinding, checkEarKeyShape, sealJoinerKey } from "./earKey.js";
@@ -211,6 +212,12 @@ export class DeliveryService {
     try {
       const version = DSRequest.peekVersion(bytes);
       if (version !== undefined && !SUPPORTED_VERSIONS.includes(version)) throw new UnsupportedVersionError(version, SUPPORTED_VERSIONS);
+      // KeyPackage operations share the DSRequest framing but are served by the KeyPackage
+      // directory; say so instead of failing to parse a body this class does not know.
+      if (bytes.length >= 3 && (bytes[2] === DSRequestType.key_packages || bytes[2] === DSRequestType.connection_key_packages)) {
+        operation = DSRequestType[bytes[2]]!;
+        throw new UnsupportedOperationError("KeyPackage requests are served by the KeyPackage directory");
+      }
       const req = DSRequest.deserialize(bytes);
       operation = DSRequestType[req.body.type] ?? "unknown";
       const { body, fanout } = await this.dispatch(req);
@@ -349,11 +356,17 @@ export class DeliveryService {
     try {
       group = await PublicGroup.fromGroupInfo(groupInfo, tree, cs, this.opts.engineOptions);
     } catch (e) {
+      // CreateGroupResponse has no signature error: a GroupInfo that does not verify is invalid.
+      if (e instanceof DsEngineError && e.code === "bad_signature") throw new InvalidGroupInfoError(e.message);
       engineError(e);
     }
     this.checkDsIsExternalSender(gc);
     this.checkRbacInitial(gc);
-    checkCommitKeyBinding(groupInfo.extensions, b.pp.earKey);
+    try {
+      checkCommitKeyBinding(groupInfo.extensions, b.pp.earKey);
+    } catch (e) {
+      throw new InvalidGroupInfoError((e as Error).message);
+    }
     this.verifyClient(req, group.leaf(0)?.signaturePublicKey);
     if (req.auth.type !== DSAuthType.client_signature || req.auth.senderIndex !== 0) throw new BadSignatureError("the creator signs as leaf 0");
     this.requireQueueConfig(b.leafNode.value);
@@ -390,7 +403,6 @@ export class DeliveryService {
     const groupId = m.privateMessage.groupId;
     checkEarKeyShape(b.pp.earKey, "ear_key");
     const head = await this.head(groupId);
-    if (m.privateMessage.epoch !== head.epoch) throw new WrongEpochError(`message for epoch ${m.privateMessage.epoch}, group is at ${head.epoch}`);
     if (req.auth.type !== DSAuthType.client_signature) throw new BadSignatureError("send_message needs a client signature");
     const sender = req.auth.senderIndex;
     const page = Math.floor(sender / LEAVES_PER_PAGE);
@@ -402,6 +414,8 @@ export class DeliveryService {
       throw e;
     }
     if (!recs[0]) throw new StaleOrWrongKeyError("no state for this key");
+    // Checked after the key opened the state, so only key holders learn the current epoch.
+    if (m.privateMessage.epoch !== head.epoch) throw new WrongEpochError(`message for epoch ${m.privateMessage.epoch}, group is at ${head.epoch}`);
     const entry = recs[1] ? decodeLeafPage(recs[1])[sender % LEAVES_PER_PAGE] : undefined;
     this.verifyClient(req, entry?.signatureKey);
     if (decodeMeta(recs[0]).pendingDsRemovals) throw new PendingRemovalError("the DS proposed a removal: commit it before sending");
@@ -733,6 +747,7 @@ export class DeliveryService {
       }
       case DSRequestType.remove_users: {
         only("remove", "group_context_extensions");
+        this.onlyRbacChanged(L, next);
         if (s.removed.length === 0) throw new InvalidCommitError("remove_users removes at least one client");
         if (!isAdmin(committer)) throw new NotAllowedError("only admins may remove users");
         for (const leaf of removedLeaves) {
@@ -744,6 +759,7 @@ export class DeliveryService {
       }
       case DSRequestType.remove_clients: {
         only("remove", "group_context_extensions");
+        this.onlyRbacChanged(L, next);
         if (s.removed.length === 0) throw new InvalidCommitError("remove_clients removes at least one client");
         for (const r of core.filter((p) => p.proposal.proposalType === "remove")) {
           const leaf = (r.proposal as { remove: { removed: number } }).remove.removed;
@@ -762,10 +778,7 @@ export class DeliveryService {
         const before = readAdmins((L.group.groupContext as GroupContext).extensions);
         if (before === undefined) throw new NotAllowedError("the group has no RBAC extension");
         if (!before.includes(committer)) throw new NotAllowedError("only admins may change roles");
-        const strip = (xs: readonly Extension[]) => xs.filter((e) => e.extensionType !== EXTENSION_TYPE_RBAC).map((e) => hex(encodeExtension(e))).join();
-        if (strip((L.group.groupContext as GroupContext).extensions) !== strip((next.groupContext as GroupContext).extensions)) {
-          throw new InvalidProposalError("set_role may change only the RBAC extension");
-        }
+        this.onlyRbacChanged(L, next);
         const after = readAdmins((next.groupContext as GroupContext).extensions);
         if (!after || after.length === 0) throw new InvalidProposalError("a group keeps at least one admin");
         for (const a of after) if (!next.leaf(a)) throw new InvalidProposalError("admins must be members");
@@ -782,7 +795,10 @@ export class DeliveryService {
           }
         }
         if (b.pp!.newUserAuthKey) {
-          if (joiner.resyncOf !== undefined) throw new InvalidCommitError("a new user cannot resync an existing leaf");
+          // Under RBAC only admins add users; a new user's external join would bypass that.
+          if (readAdmins((L.group.groupContext as GroupContext).extensions) !== undefined) {
+            throw new NotAllowedError("groups with an RBAC extension admit new users only through add_users");
+          }
           const h = userKeyHash(b.pp!.newUserAuthKey);
           if (users.some((u) => eq(u.userKeyHash, h))) throw new InvalidProposalError("that user is already in the group (sign as the user instead)");
           joining.push({ user: { userKeyHash: h, userAuthKey: b.pp!.newUserAuthKey, leaves: [] }, leaves: [joiner.leafIndex] });
@@ -800,6 +816,14 @@ export class DeliveryService {
       if (!users.includes(j.user)) users.push(j.user);
     }
     return users.filter((u) => u.leaves.length > 0);
+  }
+
+  /** GroupContext extensions other than RBAC must be unchanged (set_role and remove ops). */
+  private onlyRbacChanged(L: Loaded, next: PublicGroup): void {
+    const strip = (xs: readonly Extension[]) => xs.filter((e) => e.extensionType !== EXTENSION_TYPE_RBAC).map((e) => hex(encodeExtension(e))).join();
+    if (strip((L.group.groupContext as GroupContext).extensions) !== strip((next.groupContext as GroupContext).extensions)) {
+      throw new InvalidProposalError("this operation may change only the RBAC extension of the GroupContext");
+    }
   }
 
   private checkDsIsExternalSender(gc: GroupContext): void {

@@ -132,7 +132,7 @@ describe("Delivery Service operations (draft-robert-mimi-delivery-service s4) wi
     await h.drain(a2);
     // bob can no longer send
     const late = await sendMessageRequest(b1.state!, h.cs, text("still here?"));
-    await h.fails(late.request, DSErrorCode.wrong_epoch);
+    await h.fails(late.request, DSErrorCode.stale_or_wrong_key);
 
     // delete_group: alice removes everyone else and the DS forgets the group
     const del = await commitRequest(a1.state!, h.cs, { type: DSRequestType.delete_group }, [{ proposalType: "remove", remove: { removed: leafIndexOf(a2.state!) } }]);

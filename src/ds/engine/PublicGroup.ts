@@ -23,7 +23,6 @@ import {
   decodeGroupContext,
   decodeGroupInfo,
   decodeProposal,
-  decodeRatchetTree,
   decodeSender,
   decodeUint8,
   decodeVarLenData,
@@ -36,7 +35,6 @@ import {
   mapDecoders,
   nextEpochContext,
   proposalEncoder,
-  ratchetTreeEncoder,
   ratchetTreeFromExtension,
   removeLeafNode,
   senderEncoder,
@@ -94,6 +92,7 @@ import {
 } from "./proposalRules.js";
 import { resolveOptions, type PublicGroupOptions, type ResolvedOptions } from "./PublicGroupOptions.js";
 import { TreeHasher } from "./TreeHasher.js";
+import { decodeRatchetTree, encodeRatchetTree } from "./treeCodec.js";
 import { applyCommitPath } from "./commitPath.js";
 import { guardMls } from "./guardMls.js";
 import {
@@ -101,6 +100,12 @@ import {
   checkKeyUniqueness,
   validateRatchetTree,
 } from "./treeValidation.js";
+
+/** Node hashes of a PublicGroup's tree, once known (a mutable holder: PublicGroup is frozen). */
+interface HasherCache {
+  value?: TreeHasher;
+  pending?: Promise<TreeHasher>;
+}
 
 /** A proposal received in the current epoch, addressable by its ProposalRef. */
 export interface PendingProposal {
@@ -127,7 +132,9 @@ export interface CommitResult {
   summary: CommitSummary;
 }
 
-const STATE_VERSION = 1;
+// 1: the fields below; 2: the same, then optional<opaque node_hashes<V>> (every node's tree
+// hash, by node index, concatenated), so a commit rehashes only what it changes.
+const STATE_VERSION = 2;
 
 const pendingEncoder: BufferEncoder<PendingProposal> = contramapBufferEncoders(
   [varLenDataEncoder, senderEncoder, proposalEncoder],
@@ -137,17 +144,47 @@ const decodePending: Decoder<PendingProposal> = mapDecoders(
   [decodeVarLenData, decodeSender, decodeProposal],
   (ref, sender, proposal) => ({ ref, sender, proposal }),
 );
-const stateEncoder = composeBufferEncoders<[number, GroupContext, RatchetTree, Uint8Array, PendingProposal[]]>([
-  uint8Encoder,
-  groupContextEncoder,
-  ratchetTreeEncoder,
-  varLenDataEncoder,
-  varLenTypeEncoder(pendingEncoder),
-]);
-const decodeState = mapDecoders(
-  [decodeUint8, decodeGroupContext, decodeRatchetTree, decodeVarLenData, decodeVarLenType(decodePending)],
-  (version, groupContext, ratchetTree, confirmationTag, pending) => ({ version, groupContext, ratchetTree, confirmationTag, pending }),
-);
+// State layout: uint8 version; GroupContext; RatchetTree; opaque confirmation_tag<V>;
+// PendingProposal pending<V>; [version 2] optional<opaque node_hashes<V>>. The tree, the O(N)
+// part, goes through the engine's own codec (treeCodec.ts, byte-identical to ts-mls's and many
+// times faster); the small parts through ts-mls.
+const encodeHead = encode(composeBufferEncoders<[number, GroupContext]>([uint8Encoder, groupContextEncoder]));
+const encodeTail = encode(composeBufferEncoders<[Uint8Array, PendingProposal[]]>([varLenDataEncoder, varLenTypeEncoder(pendingEncoder)]));
+const decodeHead = mapDecoders([decodeUint8, decodeGroupContext], (version, groupContext) => ({ version, groupContext }));
+const decodeTail = mapDecoders([decodeVarLenData, decodeVarLenType(decodePending)], (confirmationTag, pending) => ({ confirmationTag, pending }));
+interface DecodedState {
+  version: number;
+  groupContext: GroupContext;
+  ratchetTree: RatchetTree;
+  confirmationTag: Uint8Array;
+  pending: PendingProposal[];
+  nodeHashes?: Uint8Array[];
+}
+const decodeState: Decoder<DecodedState> = (b, offset) => {
+  const head = decodeHead(b, offset);
+  if (head === undefined) return undefined;
+  const tree = decodeRatchetTree(b, offset + head[1]);
+  if (tree === undefined) return undefined;
+  const tail = decodeTail(b, offset + head[1] + tree[1]);
+  if (tail === undefined) return undefined;
+  let length = head[1] + tree[1] + tail[1];
+  const state: DecodedState = { ...head[0], ratchetTree: tree[0], ...tail[0] };
+  if (state.version >= 2) {
+    const present = decodeUint8(b, offset + length);
+    if (present === undefined || present[0] > 1) return undefined;
+    length += 1;
+    if (present[0] === 1) {
+      const all = decodeVarLenData(b, offset + length);
+      if (all === undefined) return undefined;
+      length += all[1];
+      const n = state.ratchetTree.length;
+      const size = all[0].length / n;
+      if (!Number.isInteger(size) || size === 0) return undefined;
+      state.nodeHashes = Array.from({ length: n }, (_, i) => all[0].subarray(i * size, (i + 1) * size));
+    }
+  }
+  return [state, length];
+};
 
 // A key-less stand-in for the key schedule: applyProposals only reads it for external commits,
 // which the engine never routes through applyProposals.
@@ -192,6 +229,9 @@ export class PublicGroup {
     private readonly pending: ReadonlyMap<string, PendingProposal>,
     readonly cs: CiphersuiteImpl,
     private readonly opts: ResolvedOptions,
+    // Node hashes of ratchetTree, computed on first use (or handed on by the commit that made
+    // this state): later commits rehash only what they change. A holder, as `this` is frozen.
+    private readonly hashes: HasherCache = {},
   ) {
     Object.freeze(ratchetTree);
     Object.freeze(groupContext);
@@ -249,12 +289,13 @@ export class PublicGroup {
     if (gc.version !== "mls10") throw new UnsupportedVersionError(`unsupported protocol version ${String(gc.version)}`);
     if (gc.cipherSuite !== cs.name) throw new UnsupportedVersionError(`group uses ${gc.cipherSuite}, engine given ${cs.name}`);
     const tree = state.ratchetTree.slice();
+    const hashes: HasherCache = {};
     if (validate) {
-      await validateRatchetTree(tree, gc, cs, opts);
+      hashes.value = await validateRatchetTree(tree, gc, cs, opts);
     }
     const pending = new Map<string, PendingProposal>();
     for (const p of state.pendingProposals ?? []) pending.set(bytesToBase64(p.ref), p);
-    return new PublicGroup({ ...gc }, tree, state.confirmationTag, pending, cs, opts);
+    return new PublicGroup({ ...gc }, tree, state.confirmationTag, pending, cs, opts, hashes);
   }
 
   /** Rebuild from serialize() output (trusted storage: no re-validation). */
@@ -267,21 +308,32 @@ export class PublicGroup {
     }
     if (r === undefined || r[1] !== bytes.length) throw new CorruptStateError("undecodable public group state");
     const s = r[0];
-    if (s.version !== STATE_VERSION) throw new CorruptStateError(`unknown state version ${s.version}`);
+    if (s.version !== 1 && s.version !== STATE_VERSION) throw new CorruptStateError(`unknown state version ${s.version}`);
     if (s.groupContext.cipherSuite !== cs.name) throw new CorruptStateError("state cipher suite differs from the engine's");
     const pending = new Map<string, PendingProposal>();
     for (const p of s.pending) pending.set(bytesToBase64(p.ref), p);
-    return new PublicGroup(s.groupContext, s.ratchetTree, s.confirmationTag, pending, cs, resolveOptions(options));
+    // Stored node hashes are used only if they fit this tree and its GroupContext tree hash.
+    const hasher = s.nodeHashes && TreeHasher.restore(s.ratchetTree, cs.hash, s.nodeHashes, s.groupContext.treeHash);
+    return new PublicGroup(s.groupContext, s.ratchetTree, s.confirmationTag, pending, cs, resolveOptions(options), hasher ? { value: hasher } : {});
   }
 
   serialize(): Uint8Array {
-    return encode(stateEncoder)([
-      STATE_VERSION,
-      this.groupContext,
-      this.ratchetTree as RatchetTree,
-      this.confirmationTag,
-      [...this.pending.values()],
-    ]);
+    const head = encodeHead([STATE_VERSION, this.groupContext]);
+    const tree = encodeRatchetTree(this.ratchetTree);
+    const tail = encodeTail([this.confirmationTag, [...this.pending.values()]]);
+    // Node hashes: those at hand, else computed now (synchronous digests only; a provider
+    // without them stores none and the next load hashes the tree once).
+    const hasher = (this.hashes.value ??= TreeHasher.ofSync(this.ratchetTree as RatchetTree, this.cs.hash));
+    const nodeHashes = hasher?.nodeHashes() ?? [];
+    const hashBytes = nodeHashes.reduce((n, x) => n + x.length, 0);
+    const prefix = hasher === undefined ? [0] : [1, ...mlsLengthPrefix(hashBytes)];
+    const out = new Uint8Array(head.length + tree.length + tail.length + prefix.length + hashBytes);
+    let o = 0;
+    for (const part of [head, tree, tail, prefix, ...nodeHashes]) {
+      out.set(part, o);
+      o += part.length;
+    }
+    return out;
   }
 
   // ---- accessors ----------------------------------------------------------------------------
@@ -298,6 +350,13 @@ export class PublicGroup {
   pendingProposal(ref: Uint8Array): PendingProposal | undefined {
     return this.pending.get(bytesToBase64(ref));
   }
+  /** Tree hashes of every node of the current tree (computed once per PublicGroup state). */
+  async treeHasher(): Promise<TreeHasher> {
+    if (this.hashes.value) return this.hashes.value;
+    const h = this.hashes;
+    return (h.pending ??= TreeHasher.of(this.ratchetTree as RatchetTree, this.cs.hash).then((v) => (h.value = v)));
+  }
+
   leaf(leafIndex: number): LeafNode | undefined {
     return leafOf(this.ratchetTree as RatchetTree, leafIndex);
   }
@@ -331,7 +390,7 @@ export class PublicGroup {
     if (this.pending.has(key)) throw new DuplicateProposalError("proposal already received in this epoch");
     const pending = new Map(this.pending);
     pending.set(key, { ref, proposal, sender });
-    const group = new PublicGroup(this.groupContext, this.ratchetTree, this.confirmationTag, pending, this.cs, this.opts);
+    const group = new PublicGroup(this.groupContext, this.ratchetTree, this.confirmationTag, pending, this.cs, this.opts, this.hashes);
     return { group, proposal: { ref, proposal, sender } };
   }
 
@@ -492,7 +551,9 @@ export class PublicGroup {
     isExternal: boolean,
   ): Promise<RatchetTree> {
     // The committer's LeafNode is checked against the pre-commit GroupContext, as members do.
-    return applyCommitPath(tree, committer, path, { groupContext: this.groupContext, cs: this.cs, opts: this.opts, excludedNodes, isExternal });
+    return this.treeHasher().then((hasher) =>
+      applyCommitPath(tree, committer, path, { groupContext: this.groupContext, cs: this.cs, opts: this.opts, excludedNodes, isExternal, hasher }),
+    );
   }
 
   /** Common tail: credential-type compatibility, tree hash, transcript hashes, epoch + 1. */
@@ -509,12 +570,14 @@ export class PublicGroup {
     } catch (e) {
       throw new InvalidLeafNodeError((e as Error).message, { cause: e });
     }
-    const treeHash = (await TreeHasher.of(finalTree, this.cs.hash)).root();
+    // only the nodes this commit replaced (and their ancestors) are hashed again
+    const hasher = await TreeHasher.derive(await this.treeHasher(), finalTree);
+    const treeHash = hasher.root();
     const nextContext = await guardMls(
       () => nextEpochContext(groupContextBase, "mls_public_message", content, signature, treeHash, this.confirmationTag, this.cs.hash),
       (m, c) => new MalformedMessageError(m, { cause: c }),
     );
-    const group = new PublicGroup(nextContext, finalTree, confirmationTag, new Map(), this.cs, this.opts);
+    const group = new PublicGroup(nextContext, finalTree, confirmationTag, new Map(), this.cs, this.opts, { value: hasher });
     return {
       group,
       summary: {
@@ -585,6 +648,14 @@ export class PublicGroup {
       }
     }
   }
+}
+
+/** RFC 9420 s2.1.2 variable-length prefix, shortest form. */
+function mlsLengthPrefix(n: number): number[] {
+  if (n < 0x40) return [n];
+  if (n < 0x4000) return [0x40 | (n >>> 8), n & 0xff];
+  if (n < 0x40000000) return [0x80 | (n >>> 24), (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+  throw new RangeError("length too large to encode");
 }
 
 function decodeStrict<T>(dec: Decoder<T>, bytes: Uint8Array, what: string): T {
