@@ -1,8 +1,7 @@
 // `mimi-ds provider`: the provider process (DS, QS and KeyPackage directory behind the gateway).
-import { mkdir } from "node:fs/promises";
 import { type CommandSpec, flag, helpText, intFlag, parseFlags, parseListen, requiredFlag, UsageError } from "../cli/flags.js";
 import { createLogger, type LogLevel } from "../util/log.js";
-import { ProviderServer } from "./ProviderServer.js";
+import { createProvider } from "./Provider.js";
 
 export const providerSpec: CommandSpec = {
   usage: "mimi-ds provider --listen HOST:PORT --domain DOMAIN --data-dir DIR [flags]",
@@ -14,6 +13,7 @@ export const providerSpec: CommandSpec = {
     { name: "domain", env: "MIMI_PROVIDER_DOMAIN", description: "this provider's MIMI domain", default: "a.test" },
     { name: "data-dir", env: "MIMI_DATA_DIR", description: "directory of the embedded LevelDB store", default: "./data/provider" },
     { name: "max-body", env: "MIMI_PROVIDER_MAX_BODY", description: "largest request body, in bytes", default: String(1 << 20) },
+    { name: "group-ttl-days", env: "MIMI_GROUP_TTL_DAYS", description: "days an unused group is kept before it is deleted", default: "90" },
     { name: "log-level", env: "MIMI_LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
   ],
 };
@@ -27,9 +27,8 @@ export async function main(argv: string[]): Promise<number | void> {
   const { host, port } = parseListen(flag(f, "listen")!);
   const domain = requiredFlag(f, "domain");
   if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(domain)) throw new UsageError(`--domain is not a domain name: ${domain}`);
-  await mkdir(requiredFlag(f, "data-dir"), { recursive: true, mode: 0o700 });
   const logger = createLogger("provider", { level: flag(f, "log-level") as LogLevel });
-  const server = new ProviderServer({ domain, maxBodyBytes: intFlag(f, "max-body"), logger });
+  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), logger });
   const addr = await server.listen(host, port);
   logger.info("listening", { url: addr.url });
   process.stdout.write(`provider listening on ${addr.url}\n`);

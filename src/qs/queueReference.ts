@@ -1,0 +1,29 @@
+// Sealing and opening queue references (src/protocol/QueueReference.ts): HPKE base mode on the
+// project's node:crypto suite, info "MIMI QS queue reference", aad = the QS domain, so a
+// reference sealed for one QS never opens at another even under a shared key.
+import { QUEUE_REFERENCE_AEAD_ID, QUEUE_REFERENCE_HPKE_INFO, QUEUE_REFERENCE_KDF_ID, QUEUE_REFERENCE_KEM_ID } from "../protocol/QsConstants.js";
+import { QueueReference, SealedQueueReference } from "../protocol/QueueReference.js";
+import { createFastCipherSuite } from "../hpke/index.js";
+import { checkDomain } from "../protocol/qsCodec.js";
+
+const te = new TextEncoder();
+let suite: ReturnType<typeof createFastCipherSuite> | undefined;
+/** @internal the one HPKE suite of queue references */
+export function referenceSuite() {
+  suite ??= createFastCipherSuite(QUEUE_REFERENCE_KEM_ID, QUEUE_REFERENCE_KDF_ID, QUEUE_REFERENCE_AEAD_ID);
+  return suite;
+}
+export const REFERENCE_INFO = te.encode(QUEUE_REFERENCE_HPKE_INFO);
+
+/**
+ * For clients: seals `queueId` to the QS's queue-reference key. Call once per KeyPackage: every
+ * call uses a fresh HPKE ephemeral key, so the bytes never repeat.
+ */
+export async function sealQueueReference(qsPublicKey: Uint8Array, keyId: number, qsDomain: string, queueId: Uint8Array): Promise<Uint8Array> {
+  if (!Number.isInteger(keyId) || keyId < 0 || keyId > 255) throw new RangeError("key id must be a uint8");
+  checkDomain(qsDomain, "qs_domain");
+  const s = referenceSuite();
+  const recipientPublicKey = await s.kem.deserializePublicKey(qsPublicKey);
+  const { ct, enc } = await s.seal({ recipientPublicKey, info: REFERENCE_INFO }, new QueueReference(queueId).serialize(), te.encode(qsDomain));
+  return new SealedQueueReference(keyId, new Uint8Array(enc), new Uint8Array(ct)).serialize();
+}
