@@ -121,7 +121,7 @@ export class TreeHasher {
     const child = (c: number) => hashes[c]!;
     for (const i of dirty) {
       const input = t.input(i, undefined, child);
-      hashes[i] = hasDigestSync(h) ? h.digestSync(input) : await h.digest(input.slice());
+      hashes[i] = hasDigestSync(h) ? h.digestSync(input) : await h.digest(input);
     }
     return t;
   }
@@ -182,8 +182,7 @@ export class TreeHasher {
         l = await rec(leftChild(toNodeIndex(i)));
         r = await rec(rightChild(toNodeIndex(i)));
       }
-      // the encoders return a view of a shared buffer: copy it for a digest that may run later
-      const input = this.input(i, removed, (c) => (c < i ? l! : r!)).slice();
+      const input = this.input(i, removed, (c) => (c < i ? l! : r!));
       const d = await h.digest(input);
       if (!readOnly) this.hashes[i] = d;
       return d;
@@ -207,7 +206,6 @@ export class TreeHasher {
     if (parentNode !== undefined && removed !== undefined && parentNode.unmergedLeaves.some((l) => removed.has(l))) {
       parentNode = { ...parentNode, unmergedLeaves: parentNode.unmergedLeaves.filter((l) => !removed.has(l)) };
     }
-    // children first: both encoders share one buffer, and the child hashes are complete here
     return parentNodeHashInput(parentNode, leftHash, rightHash);
   }
 }

@@ -178,6 +178,7 @@ function encodedLeafNode(leaf: LeafNode): Uint8Array {
     scratch.pos = 0;
     writeLeafNodeFields(scratch, leaf);
     e = scratch.buf.slice(0, scratch.pos);
+    scratch.buf.fill(0, 0, scratch.pos); // keep no copy of group state in a module buffer
     encodings.set(leaf, e);
   }
   return e;
@@ -189,6 +190,7 @@ function encodedParentNode(parent: ParentNode): Uint8Array {
     scratch.pos = 0;
     writeParentNodeFields(scratch, parent);
     e = scratch.buf.slice(0, scratch.pos);
+    scratch.buf.fill(0, 0, scratch.pos);
     encodings.set(parent, e);
   }
   return e;
@@ -250,39 +252,35 @@ export function encodeRatchetTree(tree: Readonly<RatchetTree>): Uint8Array {
   return w.finish();
 }
 
-// One writer reused for hash inputs: they are digested at once, so a view suffices. The
-// writer only ever grows.
-const hashWriter = new Writer(1024);
-
-/** LeafNodeHashInput { uint32 leaf_index; optional<LeafNode> leaf_node; } behind node_type 1. Returns a view, valid until the next call. */
+/** LeafNodeHashInput { uint32 leaf_index; optional<LeafNode> leaf_node; } behind node_type 1. */
 export function leafNodeHashInput(leafIndex: number, leaf: LeafNode | undefined): Uint8Array {
-  const w = hashWriter;
-  w.pos = 0;
+  const enc = leaf ? encodedLeafNode(leaf) : undefined;
+  const w = new Writer(6 + (enc?.length ?? 0));
   w.u8(1);
   w.u32(leafIndex);
-  if (leaf) {
+  if (enc) {
     w.u8(1);
-    w.raw(encodedLeafNode(leaf));
+    w.raw(enc);
   } else {
     w.u8(0);
   }
-  return w.buf.subarray(0, w.pos);
+  return w.buf;
 }
 
-/** ParentNodeHashInput { optional<ParentNode> parent_node; opaque left_hash<V>; opaque right_hash<V>; } behind node_type 2. Returns a view, valid until the next call. */
+/** ParentNodeHashInput { optional<ParentNode> parent_node; opaque left_hash<V>; opaque right_hash<V>; } behind node_type 2. */
 export function parentNodeHashInput(parent: ParentNode | undefined, leftHash: Uint8Array, rightHash: Uint8Array): Uint8Array {
-  const w = hashWriter;
-  w.pos = 0;
+  const enc = parent ? encodedParentNode(parent) : undefined;
+  const w = new Writer(2 + (enc?.length ?? 0) + 8 + leftHash.length + rightHash.length);
   w.u8(2);
-  if (parent) {
+  if (enc) {
     w.u8(1);
-    w.raw(encodedParentNode(parent));
+    w.raw(enc);
   } else {
     w.u8(0);
   }
   w.bytes(leftHash);
   w.bytes(rightHash);
-  return w.buf.subarray(0, w.pos);
+  return w.finish();
 }
 
 // ---- reader --------------------------------------------------------------------------------
