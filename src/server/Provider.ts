@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { DeliveryService } from "../ds/DeliveryService.js";
 import { LevelGroupStore } from "../store/index.js";
 import { type Logger, silentLogger } from "../util/log.js";
-import { mountDsEndpoints, type FanoutSink } from "./dsEndpoints.js";
+import { mountDsEndpoints } from "./dsEndpoints.js";
+import { createQsWiring } from "./qsWiring.js";
 import { loadOrCreateDsIdentity } from "./identity.js";
 import { ProviderServer } from "./ProviderServer.js";
 
@@ -16,8 +17,8 @@ export interface ProviderConfig {
   /** days an unused group is kept */
   groupTtlDays?: number;
   logger?: Logger;
-  /** where accepted messages go; without a Queueing Service they are counted and dropped */
-  sink?: FanoutSink;
+  /** federated providers: domain -> base URL of their federation endpoints */
+  federation?: ReadonlyMap<string, string>;
 }
 
 export interface RunningProvider {
@@ -34,12 +35,15 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   const store = await LevelGroupStore.open(join(cfg.dataDir, "ds"));
   const ds = new DeliveryService({ store, identity });
   const server = new ProviderServer({ domain: cfg.domain, maxBodyBytes: cfg.maxBodyBytes, logger: log });
-  const sink: FanoutSink = cfg.sink ?? {
-    async deliver(items, ctx) {
-      log.warn("fanout_dropped_no_queueing_service", { operation: ctx.operation, recipients: items.length });
-    },
-  };
-  mountDsEndpoints(server, ds, sink, log);
+  const qsw = await createQsWiring({ domain: cfg.domain, dataDir: cfg.dataDir, federation: cfg.federation, logger: log });
+  mountDsEndpoints(server, ds, qsw.sink, log);
+  // QS client endpoint (queue owners, through OHTTP) and the federation endpoints other
+  // providers reach directly (draft-kohbrok-mimi-moh /deliver_message, /verification_key).
+  server.route("POST", "/queue_operation", "queue_operation", async (body) => ({ status: 200, body: await qsw.qs.handleClientRequest(body) }));
+  server.route("POST", "/deliver_message", "deliver_message", async (body) => ({ status: 200, body: await qsw.qs.handleFanout(body) }));
+  const verificationKey = async () => ({ status: 200, body: qsw.signer.verificationKeyResponse().serialize() });
+  server.route("GET", "/verification_key", "verification_key", verificationKey);
+  server.route("POST", "/verification_key", "verification_key", verificationKey);
   const ttl = cfg.groupTtlDays ?? 90;
   const sweep = setInterval(() => {
     ds.sweepExpired(ttl).then(
@@ -55,6 +59,7 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
     async close() {
       clearInterval(sweep);
       await server.close();
+      await qsw.close();
       await store.close();
     },
   };

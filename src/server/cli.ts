@@ -13,6 +13,7 @@ export const providerSpec: CommandSpec = {
     { name: "domain", env: "MIMI_PROVIDER_DOMAIN", description: "this provider's MIMI domain", default: "a.test" },
     { name: "data-dir", env: "MIMI_DATA_DIR", description: "directory of the embedded LevelDB store", default: "./data/provider" },
     { name: "max-body", env: "MIMI_PROVIDER_MAX_BODY", description: "largest request body, in bytes", default: String(1 << 20) },
+    { name: "federate", env: "MIMI_FEDERATION", description: "a federated provider as DOMAIN=BASE_URL (its /deliver_message and /verification_key); env: comma-separated", repeatable: true },
     { name: "group-ttl-days", env: "MIMI_GROUP_TTL_DAYS", description: "days an unused group is kept before it is deleted", default: "90" },
     { name: "log-level", env: "MIMI_LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
   ],
@@ -28,7 +29,13 @@ export async function main(argv: string[]): Promise<number | void> {
   const domain = requiredFlag(f, "domain");
   if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/i.test(domain)) throw new UsageError(`--domain is not a domain name: ${domain}`);
   const logger = createLogger("provider", { level: flag(f, "log-level") as LogLevel });
-  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), logger });
+  const federation = new Map<string, string>();
+  for (const entry of f["federate"] ?? []) {
+    const m = /^([a-z0-9.-]+)=(https?:\/\/\S+)$/i.exec(entry);
+    if (!m) throw new UsageError(`--federate must be DOMAIN=URL, got ${JSON.stringify(entry)}`);
+    federation.set(m[1]!.toLowerCase(), m[2]!.replace(/\/+$/, ""));
+  }
+  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), federation, logger });
   const addr = await server.listen(host, port);
   logger.info("listening", { url: addr.url });
   process.stdout.write(`provider listening on ${addr.url}\n`);

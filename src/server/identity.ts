@@ -1,9 +1,9 @@
 // The provider's long-term DS signing identity (Ed25519): every group lists its public key in
 // external_senders, and fanout requests are signed with it. Kept in the data directory
 // (mode 0600, written atomically) so it survives restarts.
-import { randomBytes } from "node:crypto";
-import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { writePrivateJson } from "../util/privateFile.js";
 import type { DsIdentity } from "../ds/DeliveryService.js";
 import { generateEd25519 } from "../util/keygen.js";
 
@@ -29,15 +29,6 @@ export async function loadOrCreateDsIdentity(dataDir: string, domain: string): P
     }
   }
   const k = generateEd25519();
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const tmp = join(dataDir, `.${IDENTITY_FILE}.${randomBytes(6).toString("hex")}.tmp`);
-  const fh = await open(tmp, "wx", 0o600);
-  try {
-    await fh.writeFile(JSON.stringify({ domain, publicKey: Buffer.from(k.publicKey).toString("hex"), privateKey: Buffer.from(k.privateKey).toString("hex") }) + "\n");
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
+  await writePrivateJson(path, { domain, publicKey: Buffer.from(k.publicKey).toString("hex"), privateKey: Buffer.from(k.privateKey).toString("hex") });
   return { domain, signaturePublicKey: k.publicKey, signaturePrivateKey: k.privateKey };
 }

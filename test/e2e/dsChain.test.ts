@@ -29,11 +29,13 @@ describe("Delivery Service through relay and gateway (real processes)", () => {
     assert.deepEqual(codes, [0, 0, 0], "every process stops cleanly on SIGTERM");
   });
 
-  it("runs the demo conversation: group creation, external join, messages, update, stale key refused", async () => {
+  it("runs the demo conversation: queues, group creation, connection by external join, add by Welcome, messages through queues, update, removal", async () => {
     const lines: string[] = [];
     const r = await runDemo({ relayUrl: urls.relay, gatewayKeysUrl: urls.keys, providerOrigin: urls.provider }, (l) => lines.push(l));
     assert.ok(r.ok, r.transcript.join("\n"));
     assert.ok(lines.some((l) => l.includes("create_group")));
     assert.ok(lines.some((l) => l.includes("stale_or_wrong_key")));
+    assert.ok(lines.some((l) => l.includes("hello from carol")), "messages travelled through the queues");
+    assert.ok(lines.some((l) => l.includes("carol joined")), "a Welcome joiner got its tree");
   });
 });
