@@ -100,6 +100,8 @@ export interface DsIdentity {
 
 /** One message for one member's queue. The DS never opens `queueConfig`'s sealed part. */
 export interface FanoutItem {
+  /** the recipient's leaf (in the tree the message was accepted against; a joiner's new leaf) */
+  leafIndex: number;
   queueConfig: Uint8Array;
   /** an encoded MLSMessage */
   message: Uint8Array;
@@ -113,6 +115,14 @@ export interface DsResult {
   fanout(): Promise<FanoutItem[]>;
   /** the operation, for metrics (a fixed enum, never an identifier) */
   operation: string;
+  /**
+   * Called by fanout with the items whose queue the QS refused (invalid_client_queue_information):
+   * the DS proposes the removal of each leaf that still holds that queue config, as external
+   * sender (a leaf index alone could meanwhile name a new member). Returns the proposals'
+   * fanout, which the caller delivers like any other. It holds the group-state key of this
+   * request only until the fanout is done.
+   */
+  reportRejectedQueues(items: readonly FanoutItem[]): Promise<FanoutItem[]>;
 }
 
 export interface DeliveryServiceOptions {
@@ -220,8 +230,28 @@ export class DeliveryService {
       }
       const req = DSRequest.deserialize(bytes);
       operation = DSRequestType[req.body.type] ?? "unknown";
-      const { body, fanout } = await this.dispatch(req);
-      return { response: new DSResponse(DS_PROTOCOL_VERSION, body).serialize(), fanout: fanout ?? NO_FANOUT, operation };
+      const { body, fanout, keyAfter } = await this.dispatch(req);
+      const groupId = keyAfter?.groupId;
+      return {
+        response: new DSResponse(DS_PROTOCOL_VERSION, body).serialize(),
+        fanout: fanout ?? NO_FANOUT,
+        operation,
+        reportRejectedQueues: async (items) => {
+          const out: FanoutItem[] = [];
+          if (!keyAfter || !groupId) return out;
+          for (const it of items) {
+            try {
+              const r = await this.proposeRemoval(groupId, keyAfter.key, it.leafIndex, it.queueConfig);
+              // the refused queue itself would only refuse again
+              out.push(...(await r.fanout()).filter((x) => x.leafIndex !== it.leafIndex));
+            } catch (e) {
+              // gone, replaced or the group moved on: nothing to remove any more
+              if (!(e instanceof DsError)) throw e;
+            }
+          }
+          return out;
+        },
+      };
     } catch (e) {
       const code = errorCodeOf(e);
       const supported = e instanceof UnsupportedVersionError ? e.supported : [];
@@ -229,11 +259,12 @@ export class DeliveryService {
         response: new DSResponse(DS_PROTOCOL_VERSION, { type: DSResponseType.error, code, supportedVersions: supported }).serialize(),
         fanout: NO_FANOUT,
         operation,
+        reportRejectedQueues: async () => [],
       };
     }
   }
 
-  private async dispatch(req: DSRequest): Promise<{ body: DSResponseBody; fanout?: () => Promise<FanoutItem[]> }> {
+  private async dispatch(req: DSRequest): Promise<{ body: DSResponseBody; fanout?: () => Promise<FanoutItem[]>; keyAfter?: { groupId: Uint8Array; key: Uint8Array } }> {
     const b = req.body;
     switch (b.type) {
       case DSRequestType.request_group_id:
@@ -424,9 +455,10 @@ export class DeliveryService {
     const message = b.message.bytes;
     return {
       body: { type: DSResponseType.ok } as DSResponseBody,
+      keyAfter: { groupId, key },
       fanout: async () => {
         const [f] = await this.store.getRecords(groupId, [{ kind: "fanout" }], key, { keyEpoch: head.epoch });
-        return f ? decodeFanout(f).filter((e) => e.leafIndex !== sender).map((e) => ({ queueConfig: e.queueConfig, message })) : [];
+        return f ? decodeFanout(f).filter((e) => e.leafIndex !== sender).map((e) => ({ leafIndex: e.leafIndex, queueConfig: e.queueConfig, message })) : [];
       },
     };
   }
@@ -452,7 +484,7 @@ export class DeliveryService {
     }
     await this.writeSameEpoch(L, { ...L.state, publicGroup: next.serialize() }, L.pendingDsRemovals);
     const senderLeaf = content.sender.leafIndex;
-    return { body: { type: DSResponseType.ok } as DSResponseBody, fanout: this.fanoutTo(L.group, b.proposal.bytes, [senderLeaf]) };
+    return { body: { type: DSResponseType.ok } as DSResponseBody, fanout: this.fanoutTo(L.group, b.proposal.bytes, [senderLeaf]), keyAfter: { groupId: L.groupId, key: L.key } };
   }
 
   /**
@@ -461,9 +493,17 @@ export class DeliveryService {
    * application messages and commits that leave it out. Needs the group-state key, so it runs
    * while a request of that group is being served (the fanout of that request).
    */
-  async proposeRemoval(groupId: Uint8Array, earKey: Uint8Array, leafIndex: number): Promise<DsResult> {
+  async proposeRemoval(groupId: Uint8Array, earKey: Uint8Array, leafIndex: number, expectedQueueConfig?: Uint8Array): Promise<DsResult> {
     const L = await this.loadFull(groupId, earKey);
-    if (!L.group.leaf(leafIndex)) throw new NotAMemberError("no member at that leaf");
+    const leaf = L.group.leaf(leafIndex);
+    if (!leaf) throw new NotAMemberError("no member at that leaf");
+    if (expectedQueueConfig) {
+      const qc = leafQueueConfig(leaf);
+      if (!qc || !eq(qc, expectedQueueConfig)) throw new NotAMemberError("that leaf no longer holds the refused queue config");
+    }
+    // One DS Remove per leaf and epoch: a second fanout refusal for the same leaf adds nothing.
+    const already = L.group.pendingProposals.some((p) => p.sender.senderType === "external" && p.proposal.proposalType === "remove" && p.proposal.remove.removed === leafIndex);
+    if (already) return { response: new DSResponse(DS_PROTOCOL_VERSION, { type: DSResponseType.ok }).serialize(), fanout: NO_FANOUT, operation: "ds_remove_proposal", reportRejectedQueues: async () => [] };
     const gi = this.groupInfoOf(L);
     const msg = await proposeExternal(gi, { proposalType: "remove", remove: { removed: leafIndex } }, this.opts.identity.signaturePublicKey, this.opts.identity.signaturePrivateKey, L.cs);
     let next: PublicGroup;
@@ -474,7 +514,7 @@ export class DeliveryService {
     }
     await this.writeSameEpoch(L, { ...L.state, publicGroup: next.serialize() }, true);
     const bytes = encodeMlsMessage(msg);
-    return { response: new DSResponse(DS_PROTOCOL_VERSION, { type: DSResponseType.ok }).serialize(), fanout: this.fanoutTo(L.group, bytes, []), operation: "ds_remove_proposal" };
+    return { response: new DSResponse(DS_PROTOCOL_VERSION, { type: DSResponseType.ok }).serialize(), fanout: this.fanoutTo(L.group, bytes, []), operation: "ds_remove_proposal", reportRejectedQueues: async () => [] };
   }
 
   // ---- joiners --------------------------------------------------------------------------------
@@ -664,6 +704,7 @@ export class DeliveryService {
     return {
       body: { type: DSResponseType.ok } as DSResponseBody,
       fanout: async () => [...(await commitFanout()), ...welcomeFanout],
+      keyAfter: { groupId: L.groupId, key: keys.nextEarKey! },
     };
   }
 
@@ -901,6 +942,7 @@ export class DeliveryService {
         if (domain !== undefined && d !== domain) throw new InvalidWelcomeError("one Welcome per guest provider: this Welcome spans two QS domains");
         domain = d;
         out.push({
+          leafIndex: a.leafIndex,
           queueConfig: qc,
           message: w.bytes,
           sealedJoinerKey: await sealJoinerKey((L.group.groupContext as GroupContext).cipherSuite, a.keyPackage.initKey, nextKey, L.groupId, s.epoch),
@@ -960,7 +1002,7 @@ export class DeliveryService {
     for (const m of group.members()) {
       if (exclude.includes(m.leafIndex)) continue;
       const qc = leafQueueConfig(m.leafNode);
-      if (qc) items.push({ queueConfig: qc, message });
+      if (qc) items.push({ leafIndex: m.leafIndex, queueConfig: qc, message });
     }
     return async () => items;
   }

@@ -9,9 +9,10 @@ import type { DeliveryService, FanoutItem } from "../ds/DeliveryService.js";
 import type { Logger } from "../util/log.js";
 import type { ProviderServer } from "./ProviderServer.js";
 
-/** Where accepted messages go; the QS issue supplies the real one (local enqueue / signed remote fanout). */
+/** Where accepted messages go (local enqueue / signed remote fanout). */
 export interface FanoutSink {
-  deliver(items: FanoutItem[], context: { operation: string }): Promise<void>;
+  /** Delivers; returns the items whose queue the destination QS refused as invalid. */
+  deliver(items: FanoutItem[], context: { operation: string }): Promise<{ rejected: FanoutItem[] }>;
 }
 
 const ENDPOINT_TYPES: Record<string, ReadonlySet<number>> = {
@@ -40,7 +41,14 @@ export function mountDsEndpoints(server: ProviderServer, ds: DeliveryService, si
       // class only. (A durable outbox with retries for remote QSs belongs to the fanout issue.)
       try {
         const items = await r.fanout();
-        if (items.length) await sink.deliver(items, { operation: r.operation });
+        if (items.length) {
+          const { rejected } = await sink.deliver(items, { operation: r.operation });
+          // A refused queue reference: the DS proposes that member's removal and fans it out.
+          if (rejected.length) {
+            const proposals = await r.reportRejectedQueues(rejected);
+            if (proposals.length) await sink.deliver(proposals, { operation: "ds_remove_proposal" });
+          }
+        }
       } catch (e) {
         log.warn("fanout_failed", { operation: r.operation, error: (e as Error).name });
       }

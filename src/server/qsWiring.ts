@@ -89,7 +89,9 @@ export async function createQsWiring(o: QsWiringOptions): Promise<QsWiring> {
   qs.startMaintenance(60_000);
   const sink: FanoutSink = {
     async deliver(items: FanoutItem[], ctx) {
+      const rejected: FanoutItem[] = [];
       const batch = signer.buildRequests(items);
+      for (const i of batch.invalidItems) rejected.push(items[i]!);
       if (batch.invalidItems.length) o.logger.warn("fanout_undecodable_queue_config", { operation: ctx.operation, count: batch.invalidItems.length });
       for (const planned of batch.requests) {
         const bytes = planned.request.serialize();
@@ -111,10 +113,12 @@ export async function createQsWiring(o: QsWiringOptions): Promise<QsWiring> {
           responseBytes = new Uint8Array(await res.arrayBuffer());
         }
         const outcome = fanoutOutcome(planned, DSFanoutResponse.deserialize(responseBytes));
+        for (const i of outcome.invalid) rejected.push(items[i]!);
         if (outcome.invalid.length || outcome.retry.length || outcome.error !== undefined) {
           o.logger.warn("fanout_partial", { operation: ctx.operation, delivered: outcome.delivered.length, invalid: outcome.invalid.length, retry: outcome.retry.length });
         }
       }
+      return { rejected };
     },
   };
   return {
