@@ -131,6 +131,12 @@ export interface DeliveryServiceOptions {
   /** days a joiner record (the tree for a Welcome joiner) is kept unfetched */
   joinerTtlDays?: number;
   reservationTtlMs?: number;
+  /**
+   * A member whose key material is older than this many days (no commit with a path, no
+   * Update, since it joined) is proposed for removal by the DS after the next commit; 0 or
+   * absent disables it.
+   */
+  inactiveClientDays?: number;
   engineOptions?: PublicGroupOptions;
   now?: () => number;
 }
@@ -410,6 +416,7 @@ export class DeliveryService {
       groupInfoSigner: groupInfo.signer,
       users: [user],
       joiners: [],
+      leafDays: [{ leaf: 0, day: day(this.now()) }],
     };
     try {
       await this.store.write(b.groupId, {
@@ -676,6 +683,12 @@ export class DeliveryService {
         bindVersion: false,
       });
     }
+    // Key freshness per leaf: joiners, a committer with a path and Update senders are fresh.
+    const fresh = new Set<number>([...summary.added.map((a) => a.leafIndex), ...summary.updated.map((u) => u.leafIndex)]);
+    if (summary.pathPresent || summary.committer.kind === "new_member") fresh.add(committer);
+    const removedSet = new Set(summary.removed.map((r) => r.leafIndex));
+    const leafDays = L.state.leafDays.filter((d) => !removedSet.has(d.leaf) && !fresh.has(d.leaf) && next.leaf(d.leaf));
+    for (const l of fresh) leafDays.push({ leaf: l, day: today });
     const state: DsGroupState = {
       cipherSuite: L.state.cipherSuite,
       publicGroup: next.serialize(),
@@ -684,6 +697,7 @@ export class DeliveryService {
       groupInfoSigner: committer,
       users,
       joiners,
+      leafDays,
     };
     puts.push(...this.headRecords(state, next, false, keys.nextEarKey!, summary.epoch));
     try {
@@ -701,10 +715,26 @@ export class DeliveryService {
     // Everyone in the old epoch but the committer gets the commit (removed members learn it);
     // new members get their Welcome.
     const commitFanout = this.fanoutTo(L.group, b.groupUpdate.commit.bytes, committer >= 0 && summary.committer.kind === "member" ? [committer] : []);
+    // Inactive members: proposed for removal right after the commit that found them, with the
+    // new epoch's key (which the DS holds only now), and fanned out after the commit.
+    const limit = this.opts.inactiveClientDays ?? 0;
+    const inactive = limit > 0 ? leafDays.filter((d) => d.day < today - limit).map((d) => d.leaf) : [];
+    const groupId = L.groupId;
+    const nextKey = keys.nextEarKey!;
     return {
       body: { type: DSResponseType.ok } as DSResponseBody,
-      fanout: async () => [...(await commitFanout()), ...welcomeFanout],
-      keyAfter: { groupId: L.groupId, key: keys.nextEarKey! },
+      fanout: async () => {
+        const items = [...(await commitFanout()), ...welcomeFanout];
+        for (const leaf of inactive) {
+          try {
+            items.push(...(await (await this.proposeRemoval(groupId, nextKey, leaf)).fanout()));
+          } catch (e) {
+            if (!(e instanceof DsError)) throw e;
+          }
+        }
+        return items;
+      },
+      keyAfter: { groupId, key: nextKey },
     };
   }
 

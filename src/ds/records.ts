@@ -41,9 +41,11 @@ export interface DsGroupState {
   groupInfoSigner: number;
   users: DsUser[];
   joiners: JoinerRecordInfo[];
+  /** per leaf, the day its key material was last refreshed (join, commit with a path, Update) */
+  leafDays: { leaf: number; day: number }[];
 }
 
-const STATE_FORMAT = 2;
+const STATE_FORMAT = 3;
 
 export function encodeState(s: DsGroupState): Uint8Array {
   const w = new TlsWriter(s.publicGroup.length + 512);
@@ -52,6 +54,7 @@ export function encodeState(s: DsGroupState): Uint8Array {
   w.opaque(s.groupInfoSignature).u32(s.groupInfoSigner);
   w.vector(s.users, (iw, u) => iw.opaque(u.userKeyHash).opaque(u.userAuthKey).vector(u.leaves, (lw, l) => lw.u32(l)));
   w.vector(s.joiners, (iw, j) => iw.u64(j.epoch).vector(j.pending, (lw, l) => lw.u32(l)).u32(j.expiresDay));
+  w.vector(s.leafDays, (iw, d) => iw.u32(d.leaf).u32(d.day));
   return w.finish();
 }
 
@@ -72,6 +75,7 @@ export function decodeState(bytes: Uint8Array, readExtension: (r: TlsReader) => 
         leaves: ur.vector("leaves", (lr) => lr.u32("leaf")),
       })),
       joiners: r.vector("joiners", (jr) => ({ epoch: jr.u64("epoch"), pending: jr.vector("pending", (lr) => lr.u32("leaf")), expiresDay: jr.u32("expires") })),
+      leafDays: r.vector("leaf_days", (dr) => ({ leaf: dr.u32("leaf"), day: dr.u32("day") }), 1 << 20),
     };
   });
 }

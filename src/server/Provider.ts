@@ -16,6 +16,8 @@ export interface ProviderConfig {
   maxBodyBytes?: number;
   /** days an unused group is kept */
   groupTtlDays?: number;
+  /** propose removing members whose keys are older than this (0: never) */
+  inactiveClientDays?: number;
   logger?: Logger;
   /** federated providers: domain -> base URL of their federation endpoints */
   federation?: ReadonlyMap<string, string>;
@@ -33,7 +35,7 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   await mkdir(cfg.dataDir, { recursive: true, mode: 0o700 });
   const identity = await loadOrCreateDsIdentity(cfg.dataDir, cfg.domain);
   const store = await LevelGroupStore.open(join(cfg.dataDir, "ds"));
-  const ds = new DeliveryService({ store, identity });
+  const ds = new DeliveryService({ store, identity, inactiveClientDays: cfg.inactiveClientDays });
   const server = new ProviderServer({ domain: cfg.domain, maxBodyBytes: cfg.maxBodyBytes, logger: log });
   const qsw = await createQsWiring({ domain: cfg.domain, dataDir: cfg.dataDir, federation: cfg.federation, logger: log });
   mountDsEndpoints(server, ds, qsw.sink, log);

@@ -14,6 +14,7 @@ export const providerSpec: CommandSpec = {
     { name: "data-dir", env: "MIMI_DATA_DIR", description: "directory of the embedded LevelDB store", default: "./data/provider" },
     { name: "max-body", env: "MIMI_PROVIDER_MAX_BODY", description: "largest request body, in bytes", default: String(1 << 20) },
     { name: "federate", env: "MIMI_FEDERATION", description: "a federated provider as DOMAIN=BASE_URL (its /deliver_message and /verification_key); env: comma-separated", repeatable: true },
+    { name: "inactive-client-days", env: "MIMI_INACTIVE_CLIENT_DAYS", description: "propose removing members whose keys are older than this many days (0: never)", default: "0" },
     { name: "group-ttl-days", env: "MIMI_GROUP_TTL_DAYS", description: "days an unused group is kept before it is deleted", default: "90" },
     { name: "log-level", env: "MIMI_LOG_LEVEL", description: "debug, info, warn or error", default: "info" },
   ],
@@ -35,7 +36,7 @@ export async function main(argv: string[]): Promise<number | void> {
     if (!m) throw new UsageError(`--federate must be DOMAIN=URL, got ${JSON.stringify(entry)}`);
     federation.set(m[1]!.toLowerCase(), m[2]!.replace(/\/+$/, ""));
   }
-  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), federation, logger });
+  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), inactiveClientDays: intFlag(f, "inactive-client-days"), federation, logger });
   const addr = await server.listen(host, port);
   logger.info("listening", { url: addr.url });
   process.stdout.write(`provider listening on ${addr.url}\n`);
