@@ -34,6 +34,9 @@ export async function startRole(
   const child = spawn(command, [...base, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, ...opts.env },
+    // Its own process group: a terminal's Ctrl-C reaches only the launcher, which then stops
+    // the roles front to back instead of racing them.
+    detached: true,
   });
   let log: WriteStream | undefined;
   if (opts.logFile) {
