@@ -21,17 +21,7 @@ export function toExactArrayBuffer(u: Uint8Array): ArrayBuffer {
   return out.buffer;
 }
 
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes } from "../codec/bytes.js";
 
 /** I2OSP(n, w) of RFC 8017 for the small widths HPKE uses. */
 export function i2osp(n: number, w: number): Uint8Array {

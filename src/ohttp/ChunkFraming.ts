@@ -3,6 +3,7 @@
 //   Final Chunk Indicator (i) = 0, AEAD-Protected Final Chunk (..)   // to the end of the message
 // Lengths are QUIC varints; the framing itself is not authenticated (order and finality are,
 // by nonce and AAD), so non-minimal varints are accepted.
+import { concatBytes } from "../codec/bytes.js";
 import { TruncatedError } from "../codec/errors.js";
 import { readVarint, varintSize, writeVarint } from "../codec/varint.js";
 import { ChunkTooLargeError, EmptyChunkError, MalformedChunkError, TruncatedChunkedMessageError } from "./errors.js";
@@ -99,14 +100,5 @@ export function planPieces(body: Uint8Array | readonly Uint8Array[], chunkSize: 
 }
 
 export function concatChunks(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0]! : concatBytes(...parts);
 }

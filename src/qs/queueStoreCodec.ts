@@ -4,6 +4,7 @@
 //   storageKey(queue_id)        = SHA-256("mimi-qs queue storage key v1" || opaque(queue_id))
 //   dedupKey(message_id, queue) = SHA-256("mimi-qs dedup key v1" || opaque(message_id) || storageKey)
 //   head = format(1) = 1 || owner_key(32) || chain_key(32) || next_seq u64 || first_seq u64
+import { concatBytes } from "../codec/bytes.js";
 import { createHash } from "node:crypto";
 import { CorruptRecordError, StoreInputError } from "../store/errors.js";
 import { ED25519_PUBLIC_KEY_LENGTH, MAX_QUEUE_ID_BYTES, MESSAGE_ID_LENGTH } from "../protocol/QsConstants.js";
@@ -94,14 +95,4 @@ export function u64be(v: bigint): Uint8Array {
   return out;
 }
 
-export function cat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+export { concatBytes as cat };

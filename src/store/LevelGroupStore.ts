@@ -12,6 +12,7 @@
 // per-storage-key mutex, and each write is ONE atomic batch (head + puts + deletes) with
 // { sync: true }, so it is on disk before the promise resolves.
 
+import { concatBytes } from "../codec/bytes.js";
 import { Level } from "level";
 import type { BatchOptions, DelOptions, PutOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
@@ -67,17 +68,7 @@ const SYNC_PUT: PutOptions<Bytes, Bytes> = { sync: true };
 const SYNC_DEL: DelOptions<Bytes> = { sync: true };
 const FF = new Uint8Array(RECORD_TAG_LEN).fill(0xff);
 
-function cat(...parts: Bytes[]): Bytes {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const cat = concatBytes;
 
 const headKeyOf = (sk: Bytes) => cat(Uint8Array.of(HEAD), sk);
 const reservationKeyOf = (sk: Bytes) => cat(Uint8Array.of(RESERVATION), sk);

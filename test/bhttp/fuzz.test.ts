@@ -1,22 +1,12 @@
 // Seeded mutation fuzzing of both decoders (RFC 9292 s4, s8): no input may cause anything but a
 // DecodeError, and whatever decodes must re-encode and decode again to an equal value.
+import { splitmix32 } from "../helpers/prng.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { BinaryRequest, BinaryResponse, DecodeError } from "../../src/bhttp/index.js";
 import type { BhttpLimits, Field, SerializeOptions } from "../../src/bhttp/index.js";
 import { writeVarint } from "../../src/codec/varint.js";
 
-/** splitmix32: small, fast, and the same sequence on every run for a given seed. */
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
 
 const SEED = 0x5eed9292;
 const INPUTS = 100_000;

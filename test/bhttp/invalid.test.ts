@@ -1,5 +1,6 @@
 // RFC 9292 s4 (invalid messages): every decoding failure is a DecodeError, and each failure
 // point has its own class.
+import { splitmix32 } from "../helpers/prng.js";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
@@ -34,16 +35,6 @@ type Decoder = { name: string; decode: (b: Uint8Array, l?: Partial<BhttpLimits>)
 const REQUEST: Decoder = { name: "BinaryRequest", decode: (b, l) => BinaryRequest.deserialize(b, l) };
 const RESPONSE: Decoder = { name: "BinaryResponse", decode: (b, l) => BinaryResponse.deserialize(b, l) };
 
-function splitmix32(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return (z ^ (z >>> 16)) >>> 0;
-  };
-}
 
 const fields: Field[] = [
   { name: "content-type", value: "text/plain" },

@@ -2,6 +2,7 @@
 // mutated encapsulated requests, random bodies, media types, methods and paths. Neither may
 // answer 5xx (the target stays up), crash, or leave an unhandled rejection; the relay only
 // forwards the gateway's answers.
+import { mulberry32 } from "../helpers/prng.js";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
@@ -14,16 +15,6 @@ import { BinaryRequest } from "../../src/bhttp/index.js";
 import { KeyConfigList, OhttpClient } from "../../src/ohttp/index.js";
 import { RecordingTarget } from "../helpers/targets.js";
 
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TYPES = ["message/ohttp-req", "message/ohttp-chunked-req", "MESSAGE/OHTTP-REQ", "message/ohttp-req; x=1", "application/json", "", "message/ohttp-res", "text/plain"];
 const METHODS = ["POST", "POST", "POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS"];

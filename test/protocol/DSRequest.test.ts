@@ -2,6 +2,8 @@
 // s"Framing and processing overview", s"Operations"): byte-exact round trips of every request,
 // auth and response type; an error catalogue showing that decoding bad bytes only ever throws
 // DecodeError subclasses; and a seeded fuzz run over DSRequest.deserialize and the DS itself.
+import { mulberry32 } from "../helpers/prng.js";
+export { mulberry32 };
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
 import { DecodeError } from "../../src/codec/errors.js";
@@ -13,17 +15,6 @@ import { buildCorpus, type Corpus, type Sample } from "./corpus.js";
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 
-/** A small deterministic PRNG (mulberry32), so every fuzz failure is reproducible from its seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Decoder = (b: Uint8Array) => { serialize(): Uint8Array };
 const decodeRequest: Decoder = (b) => DSRequest.deserialize(b);

@@ -1,4 +1,5 @@
 // Shared fixtures for the QS tests: a QS with a static federation, queue owners, fanouts.
+import { mulberry32 } from "../helpers/prng.js";
 import { strict as assert } from "node:assert";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -144,13 +145,4 @@ export function texts(q: TestQueue, messages: readonly QueueMessage[]): string[]
 export const randomId = (n = 16) => new Uint8Array(randomBytes(n));
 
 /** A seeded PRNG (mulberry32) for reproducible fuzzing. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng = mulberry32;
