@@ -7,7 +7,7 @@
 // - after decapsulation, errors (malformed Binary HTTP, target not allowed, target timeout)
 //   are encapsulated, so only the client sees them.
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "../src/util/listen.js";
 import Koa from "koa";
 import { Counter, Gauge } from "prom-client";
 import { BinaryRequest, BinaryResponse } from "../src/bhttp/index.js";
@@ -135,13 +135,7 @@ export class GatewayServer {
     });
     server.keepAliveTimeout = 65_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => resolve());
-    });
-    const a = server.address() as AddressInfo;
-    const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-    return { host: a.address, port: a.port, url: `http://${h}:${a.port}` };
+    return listenHttp(server, host, port);
   }
 
   async close(): Promise<void> {

@@ -4,7 +4,7 @@
 // fixed at start-up (RFC 9458 §6.2 and §8.2: a relay is not an open proxy), so nothing in a client
 // request (path, query, Host, absolute-form target, headers) can influence where it goes.
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp, type ListenAddress } from "../src/util/listen.js";
 import Koa from "koa";
 import type { Context } from "koa";
 import { BodyTooLargeError, readBody } from "../src/util/body.js";
@@ -41,11 +41,7 @@ export interface RelayOptions {
   serveMetrics?: boolean;
 }
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-  url: string;
-}
+export type { ListenAddress } from "../src/util/listen.js";
 
 const MIB = 1024 * 1024;
 const ALLOW_RELAY = "POST";
@@ -253,15 +249,7 @@ export class RelayServer {
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
     this.#servers.push(server);
-    return new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        const a = server.address() as AddressInfo;
-        const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-        resolve({ host: a.address, port: a.port, url: `http://${h}:${a.port}` });
-      });
-    });
+    return listenHttp(server, host, port);
   }
 
   /**

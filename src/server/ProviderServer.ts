@@ -5,7 +5,7 @@
 // Endpoints are registered by the role modules through `route()`, so this file stays a tiny
 // core (koa style) that owns discovery, health, metrics, body limits and graceful shutdown.
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenHttp } from "../util/listen.js";
 import Koa from "koa";
 import { BodyTooLargeError, readBody } from "../util/body.js";
 import { type Logger, silentLogger } from "../util/log.js";
@@ -119,13 +119,7 @@ export class ProviderServer {
   async listen(host: string, port: number): Promise<{ host: string; port: number; url: string }> {
     const server = http.createServer(this.app.callback());
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => resolve());
-    });
-    const a = server.address() as AddressInfo;
-    const h = a.family === "IPv6" ? `[${a.address}]` : a.address;
-    return { host: a.address, port: a.port, url: `http://${h}:${a.port}` };
+    return listenHttp(server, host, port);
   }
 
   /** Stops accepting connections and waits for in-flight requests to finish. */
