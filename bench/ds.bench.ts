@@ -38,7 +38,6 @@ import {
 } from "ts-mls";
 import { anonymous, commitRequest, createGroupRequest, deriveEarKey, generateUserAuthKey, makeKeyPackage, signAsClient } from "../src/client/dsMember.js";
 import { DeliveryService, type DsIdentity, type DsResult } from "../src/ds/DeliveryService.js";
-import { LEAVES_PER_PAGE } from "../src/ds/records.js";
 import { getNodeCiphersuiteImpl } from "../src/mls/cryptoProvider.js";
 import { decodeMlsMessage, encodeMlsMessage, type MLSMessage } from "../src/mls/adapter.js";
 import { DSRequestType, DSResponseType } from "../src/protocol/constants.js";

@@ -11,7 +11,6 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   decodeExtension,
   encodeExtension,
-  encodeGroupInfo,
   encodeMlsMessage,
   proposeExternal,
   verifyGroupInfoSignature,

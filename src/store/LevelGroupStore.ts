@@ -34,7 +34,6 @@ import {
   TAG_HALF_LEN,
   checkDay,
   checkEpoch,
-  checkGroupId,
   checkKey,
   checkTtlMs,
   checkU32,
@@ -48,7 +47,6 @@ import {
   kindTag,
   openRecord,
   recordTag,
-  refParts,
   sealRecord,
   toHex,
 } from "./recordCrypto.js";

@@ -104,17 +104,6 @@ async function refusedCreate(w: World, request: Uint8Array, code: DSErrorCode, g
   await refused(w, request, code); // the existing group is untouched as well
 }
 
-/** Refused with one of `codes` (where the DS's current code differs from the expected one). */
-async function refusedAny(w: World, request: Uint8Array, codes: DSErrorCode[], groupId: Uint8Array = w.groupId) {
-  const before = await w.h.store.getHead(groupId);
-  const r = await w.h.send(request);
-  assert.equal(r.response.body.type, DSResponseType.error);
-  const code = (r.response.body as { code: DSErrorCode }).code;
-  assert.ok(codes.includes(code), `unexpected ${DSErrorCode[code]}`);
-  assert.equal(r.fanout.length, 0);
-  assert.deepEqual(await w.h.store.getHead(groupId), before);
-}
-
 /** A member's PartialGroupInfo for a new state, with the hash of `nextKey`. */
 async function groupUpdate(commit: MLSMessage, newState: ClientState, w: World, nextKey?: Uint8Array): Promise<MLSGroupUpdate> {
   const gi = await createGroupInfoWithExternalPub(newState, [earKeyHashExtension(nextKey ?? (await deriveEarKey(newState, w.h.cs)))], w.h.cs);

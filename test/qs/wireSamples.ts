@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { DSFanoutRequest } from "../../src/protocol/DSFanoutRequest.js";
 import { DSFanoutResponse } from "../../src/protocol/DSFanoutResponse.js";
-import { DSFanoutResponseType, QsRequestType, QsResponseType, QueueingServiceResponse, SIGNATURE_SCHEME_ED25519 } from "../../src/protocol/QsConstants.js";
+import { DSFanoutResponseType, QsResponseType, QueueingServiceResponse, SIGNATURE_SCHEME_ED25519 } from "../../src/protocol/QsConstants.js";
 import { QSErrorCode } from "../../src/protocol/QsErrors.js";
 import { QsRequest } from "../../src/protocol/QsRequest.js";
 import { QsResponse } from "../../src/protocol/QsResponse.js";
