@@ -11,7 +11,6 @@ import {
   createProposal,
   createApplicationMessage,
   defaultCapabilities,
-  defaultLifetime,
   emptyPskIndex,
   encodeExternalSender,
   generateKeyPackage,
@@ -22,6 +21,7 @@ import {
   type Extension,
   type GroupInfo,
   type KeyPackage,
+  type Lifetime,
   type PrivateKeyPackage,
   type Proposal,
   type RatchetTree,
@@ -64,6 +64,15 @@ export function userKeyHashOf(publicKey: Uint8Array): Uint8Array {
   return createHash("sha256").update(publicKey).digest();
 }
 
+/** A lifetime from now (ms clock) for `seconds`, starting a minute back to absorb clock skew. */
+export function lifetimeFor(nowMs: number, seconds: number): Lifetime {
+  const now = BigInt(Math.floor(nowMs / 1000));
+  return { notBefore: now - 60n, notAfter: now + BigInt(seconds) };
+}
+
+/** KeyPackages live 30 days unless asked otherwise (directories refuse unbounded lifetimes). */
+export const DEFAULT_KEY_PACKAGE_LIFETIME_SECONDS = 30 * 86_400;
+
 /** A fresh KeyPackage whose leaf carries the client's queue config (sealed anew per KeyPackage). */
 export async function makeKeyPackage(
   cs: CiphersuiteImpl,
@@ -71,14 +80,15 @@ export async function makeKeyPackage(
   queueConfig: ClientQueueConfig,
   /** reuse a leaf's signature key (a resync replaces a leaf by the same client: same key) */
   signatureKeyPair?: { signKey: Uint8Array; publicKey: Uint8Array },
+  lifetime: Lifetime = lifetimeFor(Date.now(), DEFAULT_KEY_PACKAGE_LIFETIME_SECONDS),
 ): Promise<{ publicPackage: KeyPackage; privatePackage: PrivateKeyPackage }> {
   const caps = defaultCapabilities();
   caps.extensions = [...new Set([...caps.extensions, ...PROFILE_EXTENSIONS])];
   const credential = { credentialType: "basic" as const, identity: pseudonym };
   const leafExt = [{ extensionType: EXTENSION_TYPE_QUEUE_CONFIG, extensionData: encodeClientQueueConfig(queueConfig) }];
   return signatureKeyPair
-    ? generateKeyPackageWithKey(credential, caps, defaultLifetime, [], signatureKeyPair, cs, leafExt)
-    : generateKeyPackage(credential, caps, defaultLifetime, [], cs, leafExt);
+    ? generateKeyPackageWithKey(credential, caps, lifetime, [], signatureKeyPair, cs, leafExt)
+    : generateKeyPackage(credential, caps, lifetime, [], cs, leafExt);
 }
 
 /** The group-state key of the member's current epoch: MLS-Exporter("MIMI DS EAR key", group_id, 32). */
