@@ -16,6 +16,8 @@ export interface RoleProcess {
   name: string;
   child: ChildProcess;
   url: string;
+  /** what the process printed on stdout up to its listening line (other listeners it announced) */
+  banner: string;
   /** resolves with the exit code when the process ends */
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
@@ -46,6 +48,7 @@ export async function startRole(
     child.stderr!.resume();
   }
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let banner = "";
   const url = await new Promise<string>((resolve, reject) => {
     let buf = "";
     const timer = setTimeout(() => {
@@ -59,6 +62,7 @@ export async function startRole(
         clearTimeout(timer);
         child.stdout!.off("data", onData);
         child.stdout!.resume();
+        banner = buf;
         resolve(m[1]!);
       }
     };
@@ -72,6 +76,7 @@ export async function startRole(
     name,
     child,
     url,
+    banner,
     exited,
     async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 10000) {
       if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

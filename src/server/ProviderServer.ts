@@ -20,7 +20,7 @@ export interface ProviderOptions {
   logger?: Logger;
 }
 
-export type OctetHandler = (body: Uint8Array) => Promise<{ status: number; body: Uint8Array }>;
+export type OctetHandler = (body: Uint8Array) => Promise<{ status: number; body: Uint8Array; contentType?: string }>;
 
 interface Route {
   method: "GET" | "POST";
@@ -93,7 +93,7 @@ export class ProviderServer {
       reqBytes = body.length;
       const out = await r.handler(body);
       ctx.status = out.status;
-      ctx.type = "application/octet-stream";
+      ctx.type = out.contentType ?? "application/octet-stream";
       ctx.body = Buffer.from(out.body.buffer, out.body.byteOffset, out.body.byteLength);
     } catch (e) {
       // Handlers map every expected failure to a protocol error; reaching here is a bug.
