@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ObliviousHttpTransport, fetchKeyConfigs } from "../../src/client/ObliviousHttpTransport.js";
-import { makeKeyPackage } from "../../src/client/dsMember.js";
+import { lifetimeFor, makeKeyPackage } from "../../src/client/dsMember.js";
 import { type RoleProcess, startRole } from "../../src/cli/processes.js";
 import { keyPackageMessage, keyPackageTransaction, signUpload } from "../../src/keypackages/index.js";
 import { getNodeCiphersuiteImpl } from "../../src/mls/cryptoProvider.js";
@@ -129,6 +129,17 @@ describe("KeyPackage directory through relay and gateway (real processes)", () =
     const unknown = await post("/group_key_packages", keyPackageTransaction([{ userId: te.encode("dave"), token: randomBytes(32) }], SUITE));
     assert.deepEqual(revoked, unknown, "no oracle: revoked and never-minted tokens get the same bytes");
     assert.equal(KeyPackageTransactionResponse.deserialize(revoked).users[0]!.status, KeyMaterialUserCode.userUnknown);
+  });
+
+  it("never serves an expired KeyPackage", async () => {
+    const c = await register("frank", "watch");
+    const cs = await getNodeCiphersuiteImpl("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519");
+    const short = keyPackageMessage((await makeKeyPackage(cs, randomBytes(16), { qsDomain: "a.test", sealedReference: randomBytes(48) }, undefined, lifetimeFor(Date.now(), 2))).publicPackage);
+    assert.equal((await upload(c, [{ kp: short }])).status, KeyPackageStatus.ok);
+    await new Promise((r) => setTimeout(r, 3200));
+    const got = await fetchGroup("frank", await mint("frank"));
+    assert.notEqual(got.users[0]!.status, KeyMaterialUserCode.success);
+    assert.ok(got.users[0]!.clients.every((x) => x.status !== KeyMaterialClientCode.success), "the expired KeyPackage was not served");
   });
 
   it("answers malformed uploads and requests with a typed status and changes nothing", async () => {
