@@ -214,3 +214,6 @@ async function dsConversation(ds: DsHttpClient, transport: FetchLike, origin: st
     return `bob refused (stale_or_wrong_key); alice still reads carol: ${JSON.stringify(a)}`;
   });
 }
+
+// The two-provider variant (`mimi-ds start --federation`) lives beside this one.
+export { runFederatedDemo, type FederatedDemoTargets } from "./federation.js";

@@ -22,7 +22,11 @@ export interface StoredMessage {
 
 export interface EnqueueEntry {
   readonly queueId: Uint8Array;
-  /** the fanout's message_id: (messageId, queue) is enqueued at most once while its entry lives */
+  /**
+   * the fanout's message_id: (messageId, queue) is enqueued at most once while its dedup entry
+   * lives; the entry is found by (messageId, queue, dedupExpiresAtMs), so retries must pass the
+   * same expiry (the QS derives it from the request's hub timestamp)
+   */
   readonly messageId: Uint8Array;
 }
 
@@ -41,7 +45,7 @@ export type EnqueueOutcome =
   | { readonly status: "queue_full" };
 
 export interface EnqueueOptions {
-  /** when the dedup entries written now expire (ms since the epoch) */
+  /** when the dedup entries written now expire (ms since the epoch); part of the dedup key */
   readonly dedupExpiresAtMs: number;
   /** the most unacknowledged messages a queue holds */
   readonly maxQueueLength: number;

@@ -296,7 +296,9 @@ export class QueueingService {
     const outcomes = await this.store.enqueue(
       entries,
       (index, queueId, seq, chainKey) => sealWithChain(chainKey, queueId, seq, plaintextOf(entryRecipient[index]!)),
-      { dedupExpiresAtMs: now + this.limits.maxFanoutAgeMs + this.limits.maxClockSkewMs + 1, maxQueueLength: this.limits.maxQueueLength, nowMs: now },
+      // Keyed to the hub timestamp, not to now: every retry of this request (same bytes) names
+      // the same dedup entry, which lives as long as the request could be accepted.
+      { dedupExpiresAtMs: req.hubTimestampMs + this.limits.maxFanoutAgeMs + this.limits.maxClockSkewMs + 1, maxQueueLength: this.limits.maxQueueLength, nowMs: now },
     );
     let enqueued = 0;
     const sequences: (bigint | undefined)[] = new Array<bigint | undefined>(req.recipients.length).fill(undefined);

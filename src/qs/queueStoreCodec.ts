@@ -3,9 +3,10 @@
 //
 //   storageKey(queue_id)        = SHA-256("mimi-qs queue storage key v1" || opaque(queue_id))
 //   dedupKey(message_id, queue) = SHA-256("mimi-qs dedup key v1" || opaque(message_id) || storageKey)
+//   fanoutId(message_id)        = SHA-256("mimi-qs fanout id v1" || opaque(message_id))
 //   head = format(1) = 1 || owner_key(32) || chain_key(32) || next_seq u64 || first_seq u64
 import { concatBytes } from "../codec/bytes.js";
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { CorruptRecordError, StoreInputError } from "../store/errors.js";
 import { ED25519_PUBLIC_KEY_LENGTH, MAX_QUEUE_ID_BYTES, MESSAGE_ID_LENGTH } from "../protocol/QsConstants.js";
 import { CHAIN_KEY_LENGTH } from "./QueueChain.js";
@@ -14,6 +15,7 @@ import type { EnqueueOptions, QueueHead } from "./QueueStore.js";
 const te = new TextEncoder();
 const SK_LABEL = te.encode("mimi-qs queue storage key v1");
 const DEDUP_LABEL = te.encode("mimi-qs dedup key v1");
+const FANOUT_LABEL = te.encode("mimi-qs fanout id v1");
 export const STORAGE_KEY_LEN = 32;
 export const HEAD_LEN = 1 + 32 + 32 + 8 + 8;
 const HEAD_FORMAT = 1;
@@ -23,14 +25,26 @@ export function checkQueueId(queueId: Uint8Array): void {
   if (!(queueId instanceof Uint8Array) || queueId.length === 0 || queueId.length > MAX_QUEUE_ID_BYTES) throw new StoreInputError("invalid queue id");
 }
 
+// One-shot crypto.hash over one buffer: a fanout hashes two of these per recipient, and the
+// streaming createHash object costs several times more at this size.
+function sha256(...parts: Uint8Array[]): Uint8Array {
+  return hash("sha256", concatBytes(...parts), "buffer");
+}
+
 export function queueStorageKey(queueId: Uint8Array): Uint8Array {
   checkQueueId(queueId);
-  return createHash("sha256").update(SK_LABEL).update(Uint8Array.of(queueId.length)).update(queueId).digest();
+  return sha256(SK_LABEL, Uint8Array.of(queueId.length), queueId);
 }
 
 export function dedupKey(messageId: Uint8Array, storageKey: Uint8Array): Uint8Array {
   if (!(messageId instanceof Uint8Array) || messageId.length !== MESSAGE_ID_LENGTH) throw new StoreInputError("invalid message id");
-  return createHash("sha256").update(DEDUP_LABEL).update(Uint8Array.of(messageId.length)).update(messageId).update(storageKey).digest();
+  return sha256(DEDUP_LABEL, Uint8Array.of(messageId.length), messageId, storageKey);
+}
+
+/** Names the dedup record of one message (all its recipients at this QS); reveals no queue. */
+export function fanoutId(messageId: Uint8Array): Uint8Array {
+  if (!(messageId instanceof Uint8Array) || messageId.length !== MESSAGE_ID_LENGTH) throw new StoreInputError("invalid message id");
+  return sha256(FANOUT_LABEL, Uint8Array.of(messageId.length), messageId);
 }
 
 export interface HeadState extends QueueHead {

@@ -6,9 +6,13 @@ import { DeliveryService } from "../ds/DeliveryService.js";
 import { LevelGroupStore } from "../store/index.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { mountDsEndpoints } from "./dsEndpoints.js";
-import { createQsWiring } from "./qsWiring.js";
+import { createQsWiring, type OutboxPolicy } from "./qsWiring.js";
+import type { FanoutOutbox } from "./FanoutOutbox.js";
+import type { QueueingService } from "../qs/index.js";
 import { loadOrCreateDsIdentity } from "./identity.js";
 import { ProviderServer } from "./ProviderServer.js";
+import { mountKeyPackageEndpoints } from "./keyPackageEndpoints.js";
+import type { KeyPackageDirectory } from "../keypackages/index.js";
 
 export interface ProviderConfig {
   domain: string;
@@ -21,12 +25,19 @@ export interface ProviderConfig {
   logger?: Logger;
   /** federated providers: domain -> base URL of their federation endpoints */
   federation?: ReadonlyMap<string, string>;
+  /** retry policy of the durable outbox for fanout to federated QSs */
+  fanoutOutbox?: OutboxPolicy;
 }
 
 export interface RunningProvider {
   server: ProviderServer;
   ds: DeliveryService;
+  qs: QueueingService;
+  outbox: FanoutOutbox;
+  keyPackages: KeyPackageDirectory;
   listen(host: string, port: number): Promise<{ host: string; port: number; url: string }>;
+  /** the admin API; bind it to loopback or a private interface only */
+  listenAdmin(host: string, port: number): Promise<{ host: string; port: number; url: string }>;
   close(): Promise<void>;
 }
 
@@ -37,8 +48,19 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   const store = await LevelGroupStore.open(join(cfg.dataDir, "ds"));
   const ds = new DeliveryService({ store, identity, inactiveClientDays: cfg.inactiveClientDays });
   const server = new ProviderServer({ domain: cfg.domain, maxBodyBytes: cfg.maxBodyBytes, logger: log });
-  const qsw = await createQsWiring({ domain: cfg.domain, dataDir: cfg.dataDir, federation: cfg.federation, logger: log });
+  const qsw = await createQsWiring({
+    domain: cfg.domain,
+    dataDir: cfg.dataDir,
+    federation: cfg.federation,
+    outbox: cfg.fanoutOutbox,
+    registry: server.metrics.registry,
+    logger: log,
+  });
   mountDsEndpoints(server, ds, qsw.sink, log);
+  const kp = await mountKeyPackageEndpoints(server, cfg.dataDir, log);
+  // The operator's admin API (client registration, token minting) on its own listener.
+  const admin = new ProviderServer({ domain: cfg.domain, logger: log });
+  kp.mountAdmin(admin);
   // QS client endpoint (queue owners, through OHTTP) and the federation endpoints other
   // providers reach directly (draft-kohbrok-mimi-moh /deliver_message, /verification_key).
   server.route("POST", "/queue_operation", "queue_operation", async (body) => ({ status: 200, body: await qsw.qs.handleClientRequest(body) }));
@@ -57,10 +79,16 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   return {
     server,
     ds,
+    qs: qsw.qs,
+    outbox: qsw.outbox,
+    keyPackages: kp.directory,
     listen: (host, port) => server.listen(host, port),
+    listenAdmin: (host, port) => admin.listen(host, port),
     async close() {
       clearInterval(sweep);
       await server.close();
+      await admin.close();
+      await kp.close();
       await qsw.close();
       await store.close();
     },

@@ -11,8 +11,12 @@ import type { ProviderServer } from "./ProviderServer.js";
 
 /** Where accepted messages go (local enqueue / signed remote fanout). */
 export interface FanoutSink {
-  /** Delivers; returns the items whose queue the destination QS refused as invalid. */
-  deliver(items: FanoutItem[], context: { operation: string }): Promise<{ rejected: FanoutItem[] }>;
+  /**
+   * Delivers (durably: enqueued at the local QS, or persisted in the outbox for a remote one);
+   * returns the items whose queue the destination QS refused as invalid, and how many items a
+   * local QS could not take at all (`undelivered`). Throws when nothing could be made durable.
+   */
+  deliver(items: FanoutItem[], context: { operation: string }): Promise<{ rejected: FanoutItem[]; undelivered?: number }>;
 }
 
 const ENDPOINT_TYPES: Record<string, ReadonlySet<number>> = {
@@ -25,33 +29,45 @@ const ENDPOINT_TYPES: Record<string, ReadonlySet<number>> = {
   ),
 };
 
-function wrongEndpoint(): Uint8Array {
-  return new DSResponse(DS_PROTOCOL_VERSION, { type: DSResponseType.error, code: DSErrorCode.unsupported_operation, supportedVersions: [] }).serialize();
+function errorResponse(code: DSErrorCode): Uint8Array {
+  return new DSResponse(DS_PROTOCOL_VERSION, { type: DSResponseType.error, code, supportedVersions: [] }).serialize();
 }
 
 export function mountDsEndpoints(server: ProviderServer, ds: DeliveryService, sink: FanoutSink, log: Logger): void {
   for (const [path, types] of Object.entries(ENDPOINT_TYPES)) {
     server.route("POST", path, path.slice(1), async (body) => {
       // DSRequest starts with version (2 bytes) then request_type (1 byte).
-      if (body.length >= 3 && !types.has(body[2]!)) return { status: 200, body: wrongEndpoint() };
+      if (body.length >= 3 && !types.has(body[2]!)) return { status: 200, body: errorResponse(DSErrorCode.unsupported_operation) };
       const r = await ds.handle(body);
       // Fanout is handed to the sink before the client gets its answer, so what the client sees
-      // acknowledged has reached the queues (a local QS enqueues durably). The DS state has
-      // already advanced, so a sink failure cannot turn into an error answer; it is logged by
-      // class only. (A durable outbox with retries for remote QSs belongs to the fanout issue.)
+      // acknowledged is durable: enqueued at the local QS, or in the outbox for a remote QS
+      // (FanoutOutbox.ts retries it). A commit has already advanced the DS state, so a sink
+      // failure cannot turn into an error answer for it; it is logged by class only. An
+      // application message changed nothing at the DS: if it could not be made durable for
+      // every recipient, the sender is told to retry (temporarily_unavailable).
+      let lost = false;
+      let rejected: FanoutItem[] = [];
       try {
         const items = await r.fanout();
         if (items.length) {
-          const { rejected } = await sink.deliver(items, { operation: r.operation });
-          // A refused queue reference: the DS proposes that member's removal and fans it out.
-          if (rejected.length) {
-            const proposals = await r.reportRejectedQueues(rejected);
-            if (proposals.length) await sink.deliver(proposals, { operation: "ds_remove_proposal" });
-          }
+          const d = await sink.deliver(items, { operation: r.operation });
+          rejected = d.rejected;
+          if (d.undelivered) lost = true;
         }
       } catch (e) {
+        lost = true;
         log.warn("fanout_failed", { operation: r.operation, error: (e as Error).name });
       }
+      // A refused queue reference: the DS proposes that member's removal and fans it out.
+      if (rejected.length) {
+        try {
+          const proposals = await r.reportRejectedQueues(rejected);
+          if (proposals.length) await sink.deliver(proposals, { operation: "ds_remove_proposal" });
+        } catch (e) {
+          log.warn("fanout_failed", { operation: "ds_remove_proposal", error: (e as Error).name });
+        }
+      }
+      if (lost && r.operation === "send_message") return { status: 200, body: errorResponse(DSErrorCode.temporarily_unavailable) };
       return { status: 200, body: r.response };
     });
   }
