@@ -17,11 +17,12 @@
 // mutexes (a claim transaction takes all its users' locks in sorted order, so two transactions
 // never deadlock), and each write is ONE atomic batch with { sync: true }: on disk before the
 // promise resolves, so a KeyPackage handed out is gone even after a crash.
-import { Level } from "level";
+import { concatBytes } from "../codec/bytes.js";
+import { binarySublevel, openBinaryLevel, sharedMutex } from "../store/level.js";
 import type { BatchOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
 import { KeyedMutex } from "../store/KeyedMutex.js";
-import { CorruptRecordError, StoreClosedError, StoreError, StoreInputError, StoreIoError } from "../store/errors.js";
+import { CorruptRecordError, StoreClosedError, StoreError, StoreIoError } from "../store/errors.js";
 import { KeyPackageError, DuplicateKeyPackageError, StaleSequenceError, TooManyKeyPackagesError, UploadUnauthorizedError } from "../protocol/KeyPackageErrors.js";
 import { KeyPackagePool } from "../protocol/KeyPackageConstants.js";
 import { decodeExact, TlsWriter } from "../protocol/tls.js";
@@ -63,17 +64,7 @@ const K_POOL = 1 + 2 * STORAGE_KEY_LEN;
 const K_NOT_AFTER = K_POOL + 3;
 const K_LEN = K_NOT_AFTER + 8 + 32;
 
-function cat(...parts: Bytes[]): Bytes {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const cat = concatBytes;
 
 function be64(v: bigint): Bytes {
   const out = new Uint8Array(8);
@@ -142,15 +133,6 @@ function decodeLastResort(b: Bytes): { notAfter: bigint; message: Bytes } {
   return { notAfter: readBe64(b, 0), message: b.subarray(8) };
 }
 
-// One mutex map per (database, prefix): two stores over the same sublevel share the locks.
-const mutexes = new WeakMap<object, Map<string, KeyedMutex>>();
-function sharedMutex(db: object, prefix: string): KeyedMutex {
-  let byPrefix = mutexes.get(db);
-  if (byPrefix === undefined) mutexes.set(db, (byPrefix = new Map()));
-  let m = byPrefix.get(prefix);
-  if (m === undefined) byPrefix.set(prefix, (m = new KeyedMutex()));
-  return m;
-}
 
 function mapError(e: unknown): Error {
   // Typed refusals (wire and admin) pass through; anything from the engine becomes a store error.
@@ -182,23 +164,13 @@ export class LevelKeyPackageStore implements KeyPackageStore {
 
   /** Opens (creating if needed) a LevelDB directory used by this store alone. */
   static async open(dir: string, prefix = "keypackages"): Promise<LevelKeyPackageStore> {
-    const root = new Level<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-    try {
-      await root.open();
-    } catch (e) {
-      throw new StoreIoError({ cause: e });
-    }
-    return new LevelKeyPackageStore(LevelKeyPackageStore.#sub(root, prefix), sharedMutex(root, prefix), root);
+    const root = await openBinaryLevel(dir);
+    return new LevelKeyPackageStore(binarySublevel(root, prefix), sharedMutex(root, prefix), root);
   }
 
   /** A store inside a sublevel of an existing database (shared with other ports); close() leaves `db` open. */
   static fromDb(db: AnyLevel, prefix = "keypackages"): LevelKeyPackageStore {
-    return new LevelKeyPackageStore(LevelKeyPackageStore.#sub(db, prefix), sharedMutex(db, prefix), undefined);
-  }
-
-  static #sub(db: AnyLevel, prefix: string): Db {
-    if (typeof prefix !== "string" || !/^[a-z0-9_-]{1,32}$/.test(prefix)) throw new StoreInputError("sublevel prefix must be 1..32 of [a-z0-9_-]");
-    return db.sublevel<Bytes, Bytes>(prefix, { keyEncoding: "view", valueEncoding: "view" }) as unknown as Db;
+    return new LevelKeyPackageStore(binarySublevel(db, prefix), sharedMutex(db, prefix), undefined);
   }
 
   async #op<T>(fn: () => Promise<T>): Promise<T> {

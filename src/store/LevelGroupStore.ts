@@ -12,8 +12,8 @@
 // per-storage-key mutex, and each write is ONE atomic batch (head + puts + deletes) with
 // { sync: true }, so it is on disk before the promise resolves.
 
+import { binarySublevel, openBinaryLevel, sharedMutex } from "./level.js";
 import { concatBytes } from "../codec/bytes.js";
-import { Level } from "level";
 import type { BatchOptions, DelOptions, PutOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
 import type { GroupHead, GroupStore, GroupWrite, RecordRef } from "./GroupStore.js";
@@ -87,15 +87,6 @@ export function levelReservationKey(groupId: Uint8Array): Uint8Array {
   return reservationKeyOf(groupStorageKey(groupId));
 }
 
-// One mutex map per (database, prefix): two stores over the same sublevel must share the lock.
-const mutexes = new WeakMap<object, Map<string, KeyedMutex>>();
-function sharedMutex(db: object, prefix: string): KeyedMutex {
-  let byPrefix = mutexes.get(db);
-  if (byPrefix === undefined) mutexes.set(db, (byPrefix = new Map()));
-  let m = byPrefix.get(prefix);
-  if (m === undefined) byPrefix.set(prefix, (m = new KeyedMutex()));
-  return m;
-}
 
 function mapError(e: unknown): Error {
   if (e instanceof StoreError) return e;
@@ -120,13 +111,8 @@ export class LevelGroupStore implements GroupStore {
 
   /** Opens (creating if needed) a LevelDB directory used by this store alone (sublevel "group"). */
   static async open(dir: string, prefix = "group"): Promise<LevelGroupStore> {
-    const root = new Level<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-    try {
-      await root.open();
-    } catch (e) {
-      throw new StoreIoError({ cause: e });
-    }
-    return new LevelGroupStore(LevelGroupStore.#sub(root, prefix), sharedMutex(root, prefix), root);
+    const root = await openBinaryLevel(dir);
+    return new LevelGroupStore(binarySublevel(root, prefix), sharedMutex(root, prefix), root);
   }
 
   /**
@@ -134,14 +120,7 @@ export class LevelGroupStore implements GroupStore {
    * share one DB. The caller owns `db`; close() here does not close it.
    */
   static fromDb(db: AnyLevel, prefix = "group"): LevelGroupStore {
-    return new LevelGroupStore(LevelGroupStore.#sub(db, prefix), sharedMutex(db, prefix), undefined);
-  }
-
-  static #sub(db: AnyLevel, prefix: string): Db {
-    if (typeof prefix !== "string" || !/^[a-z0-9_-]{1,32}$/.test(prefix)) {
-      throw new StoreInputError("sublevel prefix must be 1..32 of [a-z0-9_-]");
-    }
-    return db.sublevel<Bytes, Bytes>(prefix, { keyEncoding: "view", valueEncoding: "view" }) as unknown as Db;
+    return new LevelGroupStore(binarySublevel(db, prefix), sharedMutex(db, prefix), undefined);
   }
 
   /** Runs one public operation: refuses after close(), tracks it so close() waits, maps errors. */
