@@ -25,7 +25,7 @@
 // its write-ahead log and older tables until compaction. purgeSuperseded() compacts the store's
 // range, after which no earlier chain key remains in the live files; schedule it to bound how
 // long a stolen disk could still hold old chain keys.
-import { Level } from "level";
+import { openBinaryLevel } from "../store/level.js";
 import type { BatchOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
 import { CorruptRecordError, StoreClosedError, StoreError, StoreInputError, StoreIoError } from "../store/errors.js";
@@ -205,12 +205,7 @@ export class LevelQueueStore implements QueueStore {
 
   /** Opens (creating if needed) a LevelDB directory used by this store alone (sublevel "queue"). */
   static async open(dir: string, prefix = "queue", opts: LevelQueueStoreOptions = {}): Promise<LevelQueueStore> {
-    const root = new Level<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-    try {
-      await root.open();
-    } catch (e) {
-      throw new StoreIoError({ cause: e });
-    }
+    const root = await openBinaryLevel(dir);
     return new LevelQueueStore(root, prefix, true, opts);
   }
 

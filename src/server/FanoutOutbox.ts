@@ -27,11 +27,11 @@
 // level), so an outbox with its own directory, once it has deleted entries and is empty again,
 // replaces its database with a fresh one (at most every purgeIntervalMs): a delivered request
 // does not outlive its delivery on disk for long.
+import { openBinaryLevel } from "../store/level.js";
 import { randomBytes } from "node:crypto";
 import { readdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { AbstractLevel } from "abstract-level";
-import { Level } from "level";
 import type { BatchOptions } from "level";
 import { Counter, Gauge, Registry } from "prom-client";
 import { DSFanoutResponse } from "../protocol/DSFanoutResponse.js";
@@ -229,12 +229,7 @@ export class FanoutOutbox {
     const parent = dirname(dir);
     const stray = `${basename(dir)}${PURGE_SUFFIX}`;
     for (const name of await readdir(parent).catch(() => [] as string[])) if (name.startsWith(stray)) await rm(join(parent, name), { recursive: true, force: true });
-    const root = new Level<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-    try {
-      await root.open();
-    } catch (e) {
-      throw new StoreIoError({ cause: e });
-    }
+    const root = await openBinaryLevel(dir);
     const o = new FanoutOutbox(root, prefix, dir, opts);
     try {
       await o.#resume();
@@ -573,12 +568,7 @@ export class FanoutOutbox {
       const doomed = `${dir}${PURGE_SUFFIX}${randomBytes(6).toString("hex")}`;
       await rename(dir, doomed);
       await rm(doomed, { recursive: true, force: true });
-      const root = new Level<Bytes, Bytes>(dir, { keyEncoding: "view", valueEncoding: "view" });
-      try {
-        await root.open();
-      } catch (e) {
-        throw new StoreIoError({ cause: e });
-      }
+      const root = await openBinaryLevel(dir);
       this.#root = root;
       this.#db = root.sublevel<Bytes, Bytes>(this.#prefix, { keyEncoding: "view", valueEncoding: "view" }) as unknown as Db;
     })();
