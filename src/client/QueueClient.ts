@@ -1,7 +1,7 @@
 // The client's queue at its provider's Queueing Service: created once per client, read and
 // acknowledged through the same OHTTP transport as everything else. Every KeyPackage gets a
 // queue config with a freshly sealed reference, so two groups never see the same bytes.
-import { QsResponseType } from "../protocol/QsConstants.js";
+import { QsResponseType, QueuedContentType } from "../protocol/QsConstants.js";
 import { QsResponse } from "../protocol/QsResponse.js";
 import { encodeClientQueueConfig, type ClientQueueConfig } from "../protocol/ClientQueueConfig.js";
 import { newInitialSecret, QueueMessageDecryptor, QueueOwner, sealQueueReference } from "../qs/index.js";
@@ -13,7 +13,9 @@ export class QueueClientError extends Error {
 
 export interface ReceivedMessage {
   sequence: bigint;
-  /** an encoded MLSMessage */
+  /** mls_message: a DS fanout; connection_offer: a SealedConnectionOffer from an initiator */
+  contentType: QueuedContentType;
+  /** an encoded MLSMessage, or a SealedConnectionOffer */
   message: Uint8Array;
   sealedJoinerKey: Uint8Array | undefined;
   hubTimestampMs: number;
@@ -67,7 +69,7 @@ export class QueueClient {
     if (res.body.type !== QsResponseType.messages) throw new QueueClientError("unexpected QS answer");
     const out: ReceivedMessage[] = res.body.messages.map((m) => {
       const d = this.decryptor.decrypt(m);
-      return { sequence: m.sequence, message: d.message, sealedJoinerKey: d.sealedJoinerKey, hubTimestampMs: d.hubTimestampMs, senderDomain: d.senderDomain };
+      return { sequence: m.sequence, contentType: d.contentType, message: d.message, sealedJoinerKey: d.sealedJoinerKey, hubTimestampMs: d.hubTimestampMs, senderDomain: d.senderDomain };
     });
     if (res.body.messages.length) {
       const last = res.body.messages[res.body.messages.length - 1]!.sequence;

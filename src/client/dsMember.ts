@@ -39,6 +39,7 @@ import {
   EXTENSION_TYPE_EAR_KEY_HASH,
   EXTENSION_TYPE_QUEUE_CONFIG,
   EXTENSION_TYPE_RBAC,
+  EXTENSION_TYPE_USER_AUTH_KEY,
   KEY_PACKAGE_SIGNATURE_LABEL,
   USER_SIGNATURE_LABEL,
 } from "../protocol/constants.js";
@@ -48,7 +49,7 @@ import { rbacExtension } from "../ds/DeliveryService.js";
 import { signWithLabelEd25519 } from "../ds/signatures.js";
 import { TlsWriter } from "../protocol/tls.js";
 
-export const PROFILE_EXTENSIONS = [EXTENSION_TYPE_QUEUE_CONFIG, EXTENSION_TYPE_RBAC, EXTENSION_TYPE_EAR_KEY_HASH];
+export const PROFILE_EXTENSIONS = [EXTENSION_TYPE_QUEUE_CONFIG, EXTENSION_TYPE_RBAC, EXTENSION_TYPE_EAR_KEY_HASH, EXTENSION_TYPE_USER_AUTH_KEY];
 
 /** A user's pseudonymous auth key pair (Ed25519): the DS sees only its public key's hash. */
 export interface UserAuthKey {
@@ -81,11 +82,13 @@ export async function makeKeyPackage(
   /** reuse a leaf's signature key (a resync replaces a leaf by the same client: same key) */
   signatureKeyPair?: { signKey: Uint8Array; publicKey: Uint8Array },
   lifetime: Lifetime = lifetimeFor(Date.now(), DEFAULT_KEY_PACKAGE_LIFETIME_SECONDS),
+  /** more leaf extensions (the SDK adds the user_auth_key binding) */
+  extraLeafExtensions: readonly Extension[] = [],
 ): Promise<{ publicPackage: KeyPackage; privatePackage: PrivateKeyPackage }> {
   const caps = defaultCapabilities();
   caps.extensions = [...new Set([...caps.extensions, ...PROFILE_EXTENSIONS])];
   const credential = { credentialType: "basic" as const, identity: pseudonym };
-  const leafExt = [{ extensionType: EXTENSION_TYPE_QUEUE_CONFIG, extensionData: encodeClientQueueConfig(queueConfig) }];
+  const leafExt = [{ extensionType: EXTENSION_TYPE_QUEUE_CONFIG, extensionData: encodeClientQueueConfig(queueConfig) }, ...extraLeafExtensions];
   return signatureKeyPair
     ? generateKeyPackageWithKey(credential, caps, lifetime, [], signatureKeyPair, cs, leafExt)
     : generateKeyPackage(credential, caps, lifetime, [], cs, leafExt);

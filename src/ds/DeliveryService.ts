@@ -7,6 +7,7 @@
 //
 // Request processing is load -> authenticate -> validate -> compute -> one CAS write; every
 // rejection is a typed DsError raised before the write, so bad input changes nothing.
+import { findUserAuthKeyBinding, type UserAuthKeyBinding } from "../protocol/UserAuthKeyExtension.js";
 import { createHash, randomBytes } from "node:crypto";
 import {
   decodeExtension,
@@ -803,7 +804,9 @@ export class DeliveryService {
           if (seen.has(hex(h))) throw new InvalidProposalError("a user appears twice in added_users");
           seen.add(hex(h));
           if (users.some((x) => eq(x.userKeyHash, h))) throw new InvalidProposalError("add_users must not add clients of existing members (use add_clients)");
-          joining.push({ user: { userKeyHash: h, userAuthKey: u.userAuthKey, leaves: [] }, leaves: s.added.slice(i, i + u.clientCount).map((a) => a.leafIndex) });
+          const leaves = s.added.slice(i, i + u.clientCount).map((a) => a.leafIndex);
+          checkDeclaredUserKey(u.userAuthKey, leaves.map((l) => next.leaf(l)?.extensions ?? []));
+          joining.push({ user: { userKeyHash: h, userAuthKey: u.userAuthKey, leaves: [] }, leaves });
           i += u.clientCount;
         }
         break;
@@ -871,6 +874,7 @@ export class DeliveryService {
           }
           const h = userKeyHash(b.pp!.newUserAuthKey);
           if (users.some((u) => eq(u.userKeyHash, h))) throw new InvalidProposalError("that user is already in the group (sign as the user instead)");
+          checkDeclaredUserKey(b.pp!.newUserAuthKey, [next.leaf(joiner.leafIndex)?.extensions ?? []]);
           joining.push({ user: { userKeyHash: h, userAuthKey: b.pp!.newUserAuthKey, leaves: [] }, leaves: [joiner.leafIndex] });
         } else {
           joining.push({ user: users.find((u) => eq(u.userKeyHash, joinerUser!.userKeyHash))!, leaves: [joiner.leafIndex] });
@@ -1063,3 +1067,15 @@ function decodeJoinerRecord(bytes: Uint8Array): { pending: PendingJoiner[]; tree
 }
 
 export { DsError };
+
+/**
+ * A new user's key must be one its own leaves declare (user_auth_key extension, which the leaf
+ * signature covers), so an adder cannot enrol a user under a key the user does not hold. Leaves
+ * without the extension declare nothing (clients that do not use per-group user keys).
+ */
+function checkDeclaredUserKey(userAuthKey: Uint8Array, leafExtensions: readonly (readonly { extensionType: unknown; extensionData: Uint8Array }[])[]): void {
+  const declared = leafExtensions.map((e) => findUserAuthKeyBinding(e));
+  if (declared.includes("malformed")) throw new InvalidProposalError("a leaf carries a malformed user_auth_key extension");
+  const keys = declared.filter((d): d is UserAuthKeyBinding => d !== undefined);
+  if (keys.length > 0 && !keys.some((k) => eq(k.publicKey, userAuthKey))) throw new InvalidProposalError("the user key is not one the added user's leaves declare");
+}

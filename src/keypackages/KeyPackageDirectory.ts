@@ -6,9 +6,10 @@
 // Token model (README/SECURITY text in the issue note): tokens are 32 random bytes, stored only as
 // a domain-separated SHA-256, bound to one user id, optionally expiring, revocable (the record is
 // deleted), and rate-limited per token (fixed window, never per IP). Any token that does not
-// authorize the request - unknown, revoked, expired, minted for another user - gets exactly the
-// answer an unknown user gets (userUnknown, the request's user_id echoed, no clients), produced by
-// the same code path before any user lookup, so neither tokens nor users can be probed.
+// authorize the request - unknown, revoked, expired, minted for another user or scoped to another
+// pool - gets exactly the answer an unknown user gets (userUnknown, the request's user_id echoed,
+// no clients), produced by the same code path before any user lookup, so neither tokens nor users
+// can be probed.
 import { createHash, randomBytes } from "node:crypto";
 import { verifyWithLabelEd25519 } from "../ds/signatures.js";
 import { DecodeError } from "../codec/errors.js";
@@ -44,9 +45,14 @@ import { KeyPackageUpload } from "../protocol/KeyPackageUpload.js";
 import { KeyPackageUploadResponse, type KeyPackageCounts } from "../protocol/KeyPackageUploadResponse.js";
 import { generateEd25519 } from "../util/keygen.js";
 import { InvalidArgumentError } from "./errors.js";
+import { openHandleRecord, sealHandleRecord } from "./handleRecord.js";
+import { normalizeHandle } from "./normalizeHandle.js";
 import { FixedWindowRateLimiter, type RateLimit } from "./FixedWindowRateLimiter.js";
 import {
   bytesEqual,
+  handleStorageKey,
+  poolMask,
+  tokenAllowsPool,
   tokenHash,
   toHex,
   userStorageKey,
@@ -95,6 +101,8 @@ export interface MintTokenOptions {
   readonly ttlMs?: number;
   /** this token's own limit instead of the directory default */
   readonly rateLimit?: RateLimit;
+  /** pools the token may claim from; default every pool (discovery mints connection-only tokens) */
+  readonly pools?: readonly KeyPackagePool[];
 }
 
 export interface MintedToken {
@@ -106,6 +114,7 @@ export interface MintedToken {
 
 type Id = Uint8Array | string;
 const te = new TextEncoder();
+const utf8Strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const idBytes = (v: Id): Uint8Array => (typeof v === "string" ? te.encode(v) : v);
 
 function checkId(v: Id, what: string, max: number): Uint8Array {
@@ -213,6 +222,9 @@ export class KeyPackageDirectory {
   async mintToken(userId: Id, opts: MintTokenOptions = {}): Promise<MintedToken> {
     const u = checkId(userId, "userId", MAX_USER_ID_BYTES);
     checkLimit(opts.rateLimit, "rateLimit");
+    if (opts.pools !== undefined && (!Array.isArray(opts.pools) || opts.pools.length === 0 || opts.pools.some((p) => p !== KeyPackagePool.group && p !== KeyPackagePool.connection))) {
+      throw new InvalidArgumentError("pools must be a non-empty list of KeyPackagePool values");
+    }
     const ttl = opts.ttlMs ?? this.#tokenTtlMs;
     if (!Number.isInteger(ttl) || ttl < 0) throw new InvalidArgumentError("ttlMs must be a non-negative integer");
     const now = this.#now();
@@ -223,6 +235,7 @@ export class KeyPackageDirectory {
       expiresAtMs: ttl === 0 ? 0 : now + ttl,
       requests: opts.rateLimit?.requests ?? 0,
       windowMs: opts.rateLimit?.windowMs ?? 0,
+      ...(opts.pools !== undefined && { pools: poolMask(opts.pools) }),
     };
     await this.#store.putToken(tokenHash(token), rec);
     return { token, expiresAtMs: ttl === 0 ? undefined : now + ttl };
@@ -245,6 +258,44 @@ export class KeyPackageDirectory {
   purgeExpired(): Promise<PurgeResult> {
     const now = this.#now();
     return this.#store.purgeExpired(BigInt(Math.floor(now / 1000)), now);
+  }
+
+  // ---- discovery handles (admin; IdentifierQueryService reads them) ----------------------------
+
+  /**
+   * Opts a user in to discovery under `handle` (normalized: trimmed, lower-case). Returns the
+   * normalized handle. Throws InvalidHandleError, InvalidArgumentError (the user id must be
+   * UTF-8 text: it goes into the found profile's URI) or HandleTakenError (another user's).
+   */
+  async registerHandle(handle: string, userId: Id): Promise<string> {
+    const h = normalizeHandle(handle);
+    const u = checkId(userId, "userId", MAX_USER_ID_BYTES);
+    try {
+      utf8Strict.decode(u);
+    } catch {
+      throw new InvalidArgumentError("userId must be UTF-8 text to be discoverable");
+    }
+    const hk = handleStorageKey(h);
+    await this.#store.putHandle(hk, sealHandleRecord(h, hk, u));
+    return h;
+  }
+
+  /** Withdraws a handle from discovery; false if it was not registered. Throws InvalidHandleError. */
+  async removeHandle(handle: string): Promise<boolean> {
+    return this.#store.deleteHandle(handleStorageKey(normalizeHandle(handle)));
+  }
+
+  /** The user id a handle is registered to, or undefined. Throws InvalidHandleError. */
+  async lookupHandle(handle: string): Promise<Uint8Array | undefined> {
+    const h = normalizeHandle(handle);
+    const hk = handleStorageKey(h);
+    const rec = await this.#store.getHandle(hk);
+    return rec === undefined ? undefined : openHandleRecord(h, hk, rec);
+  }
+
+  /** Withdraws every handle of a user (e.g. at account deletion); returns how many. */
+  async removeUserHandles(userId: Id): Promise<number> {
+    return this.#store.deleteUserHandles(userStorageKey(checkId(userId, "userId", MAX_USER_ID_BYTES)));
   }
 
   // ---- upload ----------------------------------------------------------------------------------
@@ -334,7 +385,8 @@ export class KeyPackageDirectory {
     for (const [i, r] of tx.requests.entries()) {
       const t = tokens[i];
       const uk = userStorageKey(r.userId);
-      const authorized = t !== undefined && (t.expiresAtMs === 0 || t.expiresAtMs > nowMs) && bytesEqual(t.userKey, uk);
+      // A token scoped to other pools is one more token that does not authorize this request.
+      const authorized = t !== undefined && (t.expiresAtMs === 0 || t.expiresAtMs > nowMs) && bytesEqual(t.userKey, uk) && tokenAllowsPool(t, pool);
       if (!authorized) {
         // The one answer for every token that does not authorize this user: see the file comment.
         users.push({ status: KeyMaterialUserCode.userUnknown, userId: r.userId, clients: [] });

@@ -70,6 +70,24 @@ export interface StoredToken {
   /** per-token rate limit; 0 requests means the directory default */
   readonly requests: number;
   readonly windowMs: number;
+  /**
+   * Pools the token may claim from, as a bit set of (1 << KeyPackagePool); absent or 0: every
+   * pool. Discovery tokens are connection-only, so a stranger cannot drain group KeyPackages.
+   */
+  readonly pools?: number;
+}
+
+/** The bit set of StoredToken.pools for these pools (0 for none given: every pool). */
+export const poolMask = (pools: readonly KeyPackagePool[] | undefined): number => (pools ?? []).reduce((m, p) => m | (1 << p), 0);
+/** Whether a token's pool scope admits a claim from `pool`. */
+export const tokenAllowsPool = (t: StoredToken, pool: KeyPackagePool): boolean => !t.pools || (t.pools & (1 << pool)) !== 0;
+
+/** A discovery handle's binding (handleRecord.ts); stored under handleStorageKey(handle). */
+export interface StoredHandle {
+  /** userStorageKey of the user holding the handle */
+  readonly userKey: Uint8Array;
+  /** the user id, sealed under a key derived from the handle: the store lists no user ids */
+  readonly sealedUserId: Uint8Array;
 }
 
 export interface PurgeResult {
@@ -102,6 +120,16 @@ export interface KeyPackageStore {
   deleteToken(tokenHash: Uint8Array): Promise<boolean>;
   /** Deletes every token of a user; returns how many. */
   deleteUserTokens(userKey: Uint8Array): Promise<number>;
+  /**
+   * Binds a handle to a user, atomically. Binding it again for the same user replaces the record
+   * (false); bound to another user: throws HandleTakenError and changes nothing. true: new binding.
+   */
+  putHandle(handleKey: Uint8Array, record: StoredHandle): Promise<boolean>;
+  getHandle(handleKey: Uint8Array): Promise<StoredHandle | undefined>;
+  /** false if no such handle was bound */
+  deleteHandle(handleKey: Uint8Array): Promise<boolean>;
+  /** Deletes every handle of a user (account deletion); returns how many. */
+  deleteUserHandles(userKey: Uint8Array): Promise<number>;
   /** Deletes KeyPackages with not_after <= nowSeconds and tokens expired at nowMs. */
   purgeExpired(nowSeconds: bigint, nowMs: number): Promise<PurgeResult>;
   close(): Promise<void>;
@@ -110,10 +138,13 @@ export interface KeyPackageStore {
 // ---- storage keys -----------------------------------------------------------------------------
 // Users, clients and tokens are stored under domain-separated SHA-256 hashes, so a stolen store
 // lists neither user ids nor usable bearer tokens (a token's hash does not authorize anything).
+// Handles too; a handle's record seals its user id under the handle (handleRecord.ts), so only
+// someone who already knows (or guesses) a handle learns whose it is.
 const te = new TextEncoder();
 const USER_LABEL = te.encode("mimi-ds kp user v1");
 const CLIENT_LABEL = te.encode("mimi-ds kp client v1");
 const TOKEN_LABEL = te.encode("mimi-ds kp token v1");
+const HANDLE_LABEL = te.encode("mimi-ds kp handle v1");
 export const STORAGE_KEY_LEN = 32;
 
 function labelledHash(label: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
@@ -126,6 +157,9 @@ export const userStorageKey = (userId: Uint8Array): Uint8Array => labelledHash(U
 export const clientStorageKey = (userId: Uint8Array, clientId: Uint8Array): Uint8Array => labelledHash(CLIENT_LABEL, userId, clientId);
 /** SHA-256 of a bearer token (domain-separated): the only form in which tokens are stored. */
 export const tokenHash = (token: Uint8Array): Uint8Array => labelledHash(TOKEN_LABEL, token);
+
+/** Storage key of a normalized handle (normalizeHandle.ts). */
+export const handleStorageKey = (normalizedHandle: string): Uint8Array => labelledHash(HANDLE_LABEL, te.encode(normalizedHandle));
 
 export const poolSuite = (pool: KeyPackagePool, suite: number): number => pool * 0x10000 + suite;
 

@@ -8,8 +8,10 @@
 //                                                        -> single-use KeyPackage: MLSMessage bytes
 //   'l' || uk || ck || pool(1) || suite(2)               -> last resort: u64 not_after || MLSMessage bytes
 //   't' || token_hash(32)                                -> token: uk || u64 created_ms || u64 expires_ms ||
-//                                                          u32 requests || u32 window_ms
+//                                                          u32 requests || u32 window_ms [|| u8 pools]
 //   'T' || uk || token_hash                              -> (empty): a user's tokens, for revoke-all
+//   'h' || handle_key(32)                                -> handle: uk || sealed user id (handleRecord.ts)
+//   'H' || uk || handle_key                              -> (empty): a user's handles, for account deletion
 // not_after is big-endian inside the key, so a range scan starting at (now + 1) skips every
 // expired KeyPackage without reading it, and the soonest-expiring one is served first.
 //
@@ -26,7 +28,7 @@ import { CorruptRecordError, StoreClosedError, StoreError, StoreIoError } from "
 import { KeyPackageError, DuplicateKeyPackageError, StaleSequenceError, TooManyKeyPackagesError, UploadUnauthorizedError } from "../protocol/KeyPackageErrors.js";
 import { KeyPackagePool } from "../protocol/KeyPackageConstants.js";
 import { decodeExact, TlsWriter } from "../protocol/tls.js";
-import { KeyPackageAdminError, TooManyClientsError } from "./errors.js";
+import { HandleTakenError, KeyPackageAdminError, TooManyClientsError } from "./errors.js";
 import {
   STORAGE_KEY_LEN,
   bytesEqual,
@@ -42,6 +44,7 @@ import {
   type KeyPackageStore,
   type PurgeResult,
   type StoredClient,
+  type StoredHandle,
   type StoredToken,
   type UploadWrite,
 } from "./KeyPackageStore.js";
@@ -56,6 +59,8 @@ const KP = 0x6b; // 'k'
 const LAST_RESORT = 0x6c; // 'l'
 const TOKEN = 0x74; // 't'
 const USER_TOKEN = 0x54; // 'T'
+const HANDLE = 0x68; // 'h'
+const USER_HANDLE = 0x48; // 'H'
 const SYNC: BatchOptions<Bytes, Bytes> = { sync: true };
 const PURGE_BATCH = 1000;
 
@@ -96,6 +101,11 @@ const kpKeyOf = (uk: Bytes, ck: Bytes, pool: KeyPackagePool, suite: number, notA
 const lastResortKeyOf = (uk: Bytes, ck: Bytes, pool: KeyPackagePool, suite: number) => cat(Uint8Array.of(LAST_RESORT), uk, ck, poolSuiteBytes(pool, suite));
 const tokenKeyOf = (th: Bytes) => cat(Uint8Array.of(TOKEN), th);
 const userTokenKeyOf = (uk: Bytes, th: Bytes) => cat(Uint8Array.of(USER_TOKEN), uk, th);
+const handleKeyOf = (hk: Bytes) => cat(Uint8Array.of(HANDLE), hk);
+const userHandleKeyOf = (uk: Bytes, hk: Bytes) => cat(Uint8Array.of(USER_HANDLE), uk, hk);
+// Lock names of handle operations, apart from the user locks claims and uploads take (hex of uk).
+const handleLock = (hk: Bytes) => `h:${toHex(hk)}`;
+const userHandlesLock = (uk: Bytes) => `H:${toHex(uk)}`;
 
 function encodeClient(c: StoredClient): Bytes {
   return new TlsWriter(128).opaque(c.publicKey).u64(c.sequence).opaque(c.clientId).vector(c.poolSuites, (w, v) => w.u32(v)).finish();
@@ -113,19 +123,33 @@ function decodeClient(b: Bytes): StoredClient {
   }
 }
 
+const TOKEN_LEN = STORAGE_KEY_LEN + 24;
 function encodeToken(t: StoredToken): Bytes {
-  return new TlsWriter(64).raw(t.userKey).u64(BigInt(t.createdAtMs)).u64(BigInt(t.expiresAtMs)).u32(t.requests).u32(t.windowMs).finish();
+  const w = new TlsWriter(64).raw(t.userKey).u64(BigInt(t.createdAtMs)).u64(BigInt(t.expiresAtMs)).u32(t.requests).u32(t.windowMs);
+  // A pool scope is one trailing byte; records without it (every pool) keep the original layout.
+  if (t.pools) w.u8(t.pools);
+  return w.finish();
 }
 function decodeToken(b: Bytes): StoredToken {
-  if (b.length !== STORAGE_KEY_LEN + 24) throw new CorruptRecordError("bearer token record");
+  if (b.length !== TOKEN_LEN && b.length !== TOKEN_LEN + 1) throw new CorruptRecordError("bearer token record");
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return {
+  const t: StoredToken = {
     userKey: b.slice(0, STORAGE_KEY_LEN),
     createdAtMs: Number(dv.getBigUint64(STORAGE_KEY_LEN)),
     expiresAtMs: Number(dv.getBigUint64(STORAGE_KEY_LEN + 8)),
     requests: dv.getUint32(STORAGE_KEY_LEN + 16),
     windowMs: dv.getUint32(STORAGE_KEY_LEN + 20),
   };
+  return b.length === TOKEN_LEN ? t : { ...t, pools: b[TOKEN_LEN]! };
+}
+
+function encodeHandle(h: StoredHandle): Bytes {
+  return cat(h.userKey, h.sealedUserId);
+}
+function decodeHandle(b: Bytes): StoredHandle {
+  // nonce (12) + tag (16) + at least one byte of user id
+  if (b.length < STORAGE_KEY_LEN + 29) throw new CorruptRecordError("handle record");
+  return { userKey: new Uint8Array(b.subarray(0, STORAGE_KEY_LEN)), sealedUserId: new Uint8Array(b.subarray(STORAGE_KEY_LEN)) };
 }
 
 function decodeLastResort(b: Bytes): { notAfter: bigint; message: Bytes } {
@@ -387,7 +411,7 @@ export class LevelKeyPackageStore implements KeyPackageStore {
       const v = await this.#db.get(tokenKeyOf(th));
       if (v === undefined) return false;
       const ops: Op[] = [{ type: "del", key: tokenKeyOf(th) }];
-      if (v.length === STORAGE_KEY_LEN + 24) ops.push({ type: "del", key: userTokenKeyOf(v.subarray(0, STORAGE_KEY_LEN), th) });
+      if (v.length >= TOKEN_LEN) ops.push({ type: "del", key: userTokenKeyOf(v.subarray(0, STORAGE_KEY_LEN), th) });
       await this.#db.batch(ops, SYNC);
       return true;
     });
@@ -402,6 +426,76 @@ export class LevelKeyPackageStore implements KeyPackageStore {
       if (ops.length > 0) await this.#db.batch(ops, SYNC);
       return ops.length / 2;
     });
+  }
+
+  putHandle(hk: Bytes, record: StoredHandle): Promise<boolean> {
+    return this.#op(() =>
+      // The handle's lock orders binders of one handle; the user's handles lock orders this
+      // against deleteUserHandles of the same user.
+      runLocked(this.#mutex, [handleLock(hk), userHandlesLock(record.userKey)], async () => {
+        const v = await this.#db.get(handleKeyOf(hk));
+        const old = v === undefined ? undefined : decodeHandle(v);
+        if (old !== undefined && !bytesEqual(old.userKey, record.userKey)) throw new HandleTakenError();
+        await this.#db.batch(
+          [
+            { type: "put", key: handleKeyOf(hk), value: encodeHandle(record) },
+            { type: "put", key: userHandleKeyOf(record.userKey, hk), value: new Uint8Array(0) },
+          ],
+          SYNC,
+        );
+        return old === undefined;
+      }),
+    );
+  }
+
+  getHandle(hk: Bytes): Promise<StoredHandle | undefined> {
+    return this.#op(async () => {
+      const v = await this.#db.get(handleKeyOf(hk));
+      return v === undefined ? undefined : decodeHandle(v);
+    });
+  }
+
+  deleteHandle(hk: Bytes): Promise<boolean> {
+    return this.#op(() =>
+      this.#mutex.run(handleLock(hk), async () => {
+        const v = await this.#db.get(handleKeyOf(hk));
+        if (v === undefined) return false;
+        const ops: Op[] = [{ type: "del", key: handleKeyOf(hk) }];
+        if (v.length >= STORAGE_KEY_LEN) ops.push({ type: "del", key: userHandleKeyOf(v.subarray(0, STORAGE_KEY_LEN), hk) });
+        await this.#db.batch(ops, SYNC);
+        return true;
+      }),
+    );
+  }
+
+  deleteUserHandles(uk: Bytes): Promise<number> {
+    return this.#op(() =>
+      // Lock order as in putHandle ("H:" names sort before "h:" ones): the user's, then each handle's.
+      this.#mutex.run(userHandlesLock(uk), async () => {
+        const index: Bytes[] = [];
+        for await (const k of this.#db.keys(range(cat(Uint8Array.of(USER_HANDLE), uk)))) index.push(k);
+        const hks = index.map((k) => k.subarray(1 + STORAGE_KEY_LEN));
+        return runLocked(
+          this.#mutex,
+          hks.map((hk) => handleLock(hk)),
+          async () => {
+            const ops: Op[] = index.map((key): Op => ({ type: "del", key }));
+            let n = 0;
+            for (const hk of hks) {
+              const v = await this.#db.get(handleKeyOf(hk));
+              // Only a record still bound to this user goes (an index entry could outlive it
+              // only through corruption; it goes either way).
+              if (v !== undefined && v.length >= STORAGE_KEY_LEN && bytesEqual(v.subarray(0, STORAGE_KEY_LEN), uk)) {
+                ops.push({ type: "del", key: handleKeyOf(hk) });
+                n++;
+              }
+            }
+            if (ops.length > 0) await this.#db.batch(ops, SYNC);
+            return n;
+          },
+        );
+      }),
+    );
   }
 
   purgeExpired(nowSeconds: bigint, nowMs: number): Promise<PurgeResult> {

@@ -1,11 +1,11 @@
 // KeyPackageStore in memory, for unit tests and benches. Same semantics as the level adapter:
-// users, clients and tokens under the same hashed storage keys, clients served in storage-key
+// users, clients, tokens and handles under the same hashed storage keys, clients served in storage-key
 // order, single-use KeyPackages in (not_after, id) order. Each operation's read-check-write runs
 // without an await in between, which makes it atomic on the event loop without a mutex.
 import { KeyPackagePool } from "../protocol/KeyPackageConstants.js";
 import { DuplicateKeyPackageError, StaleSequenceError, TooManyKeyPackagesError, UploadUnauthorizedError } from "../protocol/KeyPackageErrors.js";
 import { StoreClosedError } from "../store/errors.js";
-import { TooManyClientsError } from "./errors.js";
+import { HandleTakenError, TooManyClientsError } from "./errors.js";
 import {
   bytesEqual,
   clientStorageKey,
@@ -20,6 +20,7 @@ import {
   type KeyPackageStore,
   type PurgeResult,
   type StoredClient,
+  type StoredHandle,
   type StoredToken,
   type UploadWrite,
 } from "./KeyPackageStore.js";
@@ -49,6 +50,8 @@ export class MemoryKeyPackageStore implements KeyPackageStore {
   readonly #users = new Map<string, Map<string, ClientEntry>>();
   /** token hash hex -> token */
   readonly #tokens = new Map<string, StoredToken>();
+  /** handle key hex -> handle record */
+  readonly #handles = new Map<string, StoredHandle>();
   #closed = false;
 
   #open(): void {
@@ -184,6 +187,37 @@ export class MemoryKeyPackageStore implements KeyPackageStore {
     for (const [k, t] of [...this.#tokens]) {
       if (bytesEqual(t.userKey, uk)) {
         this.#tokens.delete(k);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async putHandle(hk: Bytes, record: StoredHandle): Promise<boolean> {
+    this.#open();
+    const k = toHex(hk);
+    const old = this.#handles.get(k);
+    if (old !== undefined && !bytesEqual(old.userKey, record.userKey)) throw new HandleTakenError();
+    this.#handles.set(k, { userKey: new Uint8Array(record.userKey), sealedUserId: new Uint8Array(record.sealedUserId) });
+    return old === undefined;
+  }
+
+  async getHandle(hk: Bytes): Promise<StoredHandle | undefined> {
+    this.#open();
+    return this.#handles.get(toHex(hk));
+  }
+
+  async deleteHandle(hk: Bytes): Promise<boolean> {
+    this.#open();
+    return this.#handles.delete(toHex(hk));
+  }
+
+  async deleteUserHandles(uk: Bytes): Promise<number> {
+    this.#open();
+    let n = 0;
+    for (const [k, h] of [...this.#handles]) {
+      if (bytesEqual(h.userKey, uk)) {
+        this.#handles.delete(k);
         n++;
       }
     }

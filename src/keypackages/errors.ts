@@ -19,3 +19,18 @@ export class TooManyClientsError extends KeyPackageAdminError {
     super(`a user may register at most ${max} clients`);
   }
 }
+
+/** A handle is empty, longer than MAX_HANDLE_LENGTH or outside the safe charset (normalizeHandle.ts). */
+export class InvalidHandleError extends KeyPackageAdminError {
+  override name = "InvalidHandleError";
+  readonly code = "invalid_handle";
+}
+
+/** registerHandle named a handle another user holds. Nothing was changed. */
+export class HandleTakenError extends KeyPackageAdminError {
+  override name = "HandleTakenError";
+  readonly code = "handle_taken";
+  constructor() {
+    super("the handle belongs to another user");
+  }
+}

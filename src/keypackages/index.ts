@@ -21,3 +21,15 @@ export type {
   PurgeResult,
   KeyPackageCounts,
 } from "./KeyPackageStore.js";
+export { normalizeHandle, isValidHandle, MAX_HANDLE_LENGTH } from "./normalizeHandle.js";
+export { InvalidHandleError, HandleTakenError } from "./errors.js";
+export { handleStorageKey } from "./KeyPackageStore.js";
+export type { StoredHandle } from "./KeyPackageStore.js";
+export { TokenBucket } from "./TokenBucket.js";
+export {
+  IdentifierQueryService,
+  DEFAULT_DISCOVERY_TOKEN_TTL_MS,
+  DEFAULT_DISCOVERY_TOKEN_RATE_LIMIT,
+  DEFAULT_QUERY_RATE_LIMIT,
+} from "./IdentifierQueryService.js";
+export type { IdentifierQueryServiceOptions } from "./IdentifierQueryService.js";

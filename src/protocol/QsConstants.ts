@@ -40,6 +40,17 @@ export enum QueueingServiceResponse {
   queue_full = 2,
 }
 
+/** QueuedContentType (uint8): what a queued message carries (inside its encryption). */
+export enum QueuedContentType {
+  mls_message = 1,
+  connection_offer = 2,
+}
+
+/** Version of ConnectionRequest (POST /connection_request). */
+export const CONNECTION_REQUEST_VERSION = 1;
+/** the largest SealedConnectionOffer a QS accepts */
+export const MAX_SEALED_OFFER_BYTES = 4096;
+
 /** DSFanoutResponseType (uint8). */
 export enum DSFanoutResponseType {
   ok = 0,

@@ -70,6 +70,14 @@ export const EXTENSION_TYPE_QUEUE_CONFIG = 0xf0a0;
 export const EXTENSION_TYPE_RBAC = 0xf0a1;
 /** GroupInfo extension `struct { opaque ear_key_hash<V>; }` committing to the epoch's EAR key. */
 export const EXTENSION_TYPE_EAR_KEY_HASH = 0xf0a2;
+/**
+ * Leaf-node extension of a KeyPackage: struct { opaque salt<V>; opaque user_auth_key<V>; } — the
+ * per-group pseudonymous user key an adder hands the DS in add_users. The user derives the key
+ * pair from its master secret and the salt, so keys differ per KeyPackage (no cross-group link).
+ */
+export const EXTENSION_TYPE_USER_AUTH_KEY = 0xf0a3;
+export const USER_AUTH_KEY_SALT_LENGTH = 16;
+export const USER_AUTH_KEY_DERIVATION_INFO = "MIMI DS user auth key";
 
 /** Sizes the DS accepts in its own structs (MLS structs have ts-mls's own checks). */
 export const MAX_GROUP_ID_BYTES = 255;

@@ -6,8 +6,9 @@
 // domain fanned out a message, and the message ciphertext size. It never learns a group id from
 // the fanout request (the MLSMessage is opaque here) and stores no plaintext message: each one
 // is sealed under the queue's forward-only chain (QueueChain.ts) before it is written.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { verifyWithLabelEd25519 } from "../ds/signatures.js";
+import { ConnectionRequest } from "../protocol/ConnectionRequest.js";
 import { DSFanoutRequest } from "../protocol/DSFanoutRequest.js";
 import { DSFanoutResponse } from "../protocol/DSFanoutResponse.js";
 import {
@@ -23,6 +24,8 @@ import {
   QsResponseType,
   QUEUE_ID_LENGTH,
   QueueingServiceResponse,
+  QueuedContentType,
+  CONNECTION_REQUEST_VERSION,
 } from "../protocol/QsConstants.js";
 import {
   QSErrorCode,
@@ -74,6 +77,10 @@ export interface QsLimits {
    * written in one batch (default 64 MiB); beyond it the request is refused with limit_exceeded
    */
   maxFanoutBytes: number;
+  /** connection offers one queue accepts per window (default 20) */
+  maxConnectionOffersPerWindow: number;
+  /** that window (default 1 h); retries of one offer are deduplicated for about twice as long */
+  connectionOfferWindowMs: number;
 }
 
 export const DEFAULT_QS_LIMITS: QsLimits = {
@@ -87,7 +94,11 @@ export const DEFAULT_QS_LIMITS: QsLimits = {
   maxWaiters: 10_000,
   replayCacheSize: 100_000,
   maxFanoutBytes: 64 << 20,
+  maxConnectionOffersPerWindow: 20,
+  connectionOfferWindowMs: 3_600_000,
 };
+
+const CONNECTION_OFFER_ID_LABEL = "MIMI connection offer id";
 
 export interface QueueingServiceOptions {
   store: QueueStore;
@@ -127,6 +138,8 @@ export class QueueingService {
   readonly #waiters: QueueWaiters;
   readonly #replay: ReplayCache;
   #maintenance: NodeJS.Timeout | undefined;
+  /** per queue: connection offers accepted in the current window */
+  readonly #offerWindows = new Map<string, { startMs: number; count: number }>();
 
   constructor(opts: QueueingServiceOptions) {
     this.store = opts.store;
@@ -332,6 +345,58 @@ export class QueueingService {
     // Perhaps the DS rotated since the keys were cached: one (rate-limited) refresh.
     if (verifies(await resolve(true))) return;
     throw new QsBadSignatureError("fanout signature does not verify");
+  }
+
+  // ---- connection requests ---------------------------------------------------------------------
+
+  /** ConnectionRequest bytes in, DSFanoutResponse bytes (one result) out; never throws. */
+  async handleConnectionRequest(bytes: Uint8Array): Promise<Uint8Array> {
+    let body: ConstructorParameters<typeof DSFanoutResponse>[1];
+    try {
+      body = { type: DSFanoutResponseType.ok, results: [await this.deliverConnectionOffer(ConnectionRequest.deserialize(bytes))] };
+    } catch (e) {
+      if (!(e instanceof QsError)) this.#log.error("qs_connection_internal_error", { kind: e instanceof Error ? e.name : typeof e });
+      body = { type: DSFanoutResponseType.error, code: qsErrorCodeOf(e) };
+    }
+    return new DSFanoutResponse(FANOUT_PROTOCOL_VERSION, body).serialize();
+  }
+
+  /**
+   * Enqueues a sealed connection offer for the queue its reference opens to. The sender is an
+   * anonymous OHTTP client; what limits abuse is that the reference came from a connection
+   * KeyPackage claimed with a bearer token, plus a per-queue cap on offers per window. A retry of
+   * the same offer bytes is deduplicated (the message id is a hash of them).
+   */
+  async deliverConnectionOffer(req: ConnectionRequest): Promise<QueueingServiceResponse> {
+    if (req.version !== CONNECTION_REQUEST_VERSION) throw new QsUnsupportedVersionError(req.version, [CONNECTION_REQUEST_VERSION]);
+    let queueId: Uint8Array;
+    try {
+      queueId = await this.referenceKeys.open(req.sealedReference);
+    } catch {
+      return QueueingServiceResponse.invalid_client_queue_information;
+    }
+    const now = this.#now();
+    const messageId = createHash("sha256").update(CONNECTION_OFFER_ID_LABEL).update(req.sealedOffer).digest();
+    const key = hex(queueId);
+    const window = this.#offerWindows.get(key);
+    const fresh = window === undefined || window.startMs + this.limits.connectionOfferWindowMs <= now;
+    if (!fresh && window.count >= this.limits.maxConnectionOffersPerWindow) throw new LimitExceededError("too many connection offers for this queue; try later");
+    const plaintext = new QueuedMessage(req.sealedOffer, undefined, now, this.domain, QueuedContentType.connection_offer).serialize();
+    const [o] = await this.store.enqueue([{ queueId, messageId }], (_i, qid, seq, chainKey) => sealWithChain(chainKey, qid, seq, plaintext), {
+      dedupExpiresAtMs: Math.floor(now / this.limits.connectionOfferWindowMs) * this.limits.connectionOfferWindowMs + 2 * this.limits.connectionOfferWindowMs,
+      maxQueueLength: this.limits.maxQueueLength,
+      nowMs: now,
+    });
+    if (o === undefined || o.status === "unknown_queue") return QueueingServiceResponse.invalid_client_queue_information;
+    if (o.status === "queue_full") return QueueingServiceResponse.queue_full;
+    if (o.status === "enqueued") {
+      if (fresh) {
+        if (this.#offerWindows.size >= this.limits.maxWaiters) this.#offerWindows.clear(); // bounded memory; a reset only relaxes the cap
+        this.#offerWindows.set(key, { startMs: now, count: 1 });
+      } else window.count++;
+      this.#waiters.notify(key);
+    }
+    return QueueingServiceResponse.ok;
   }
 
   // ---- maintenance -----------------------------------------------------------------------------

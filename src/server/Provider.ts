@@ -12,6 +12,7 @@ import type { QueueingService } from "../qs/index.js";
 import { loadOrCreateDsIdentity } from "./identity.js";
 import { ProviderServer } from "./ProviderServer.js";
 import { mountKeyPackageEndpoints } from "./keyPackageEndpoints.js";
+import { mountDirectoryAdmin, mountDirectoryEndpoints } from "./directoryEndpoints.js";
 import type { KeyPackageDirectory } from "../keypackages/index.js";
 
 export interface ProviderConfig {
@@ -27,6 +28,8 @@ export interface ProviderConfig {
   federation?: ReadonlyMap<string, string>;
   /** retry policy of the durable outbox for fanout to federated QSs */
   fanoutOutbox?: OutboxPolicy;
+  /** the provider origin as clients name it through the gateway (the URLs of the MIMI directory); default: the listen URL */
+  publicUrl?: string;
 }
 
 export interface RunningProvider {
@@ -61,10 +64,19 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   // The operator's admin API (client registration, token minting) on its own listener.
   const admin = new ProviderServer({ domain: cfg.domain, logger: log });
   kp.mountAdmin(admin);
+  // User discovery (draft-barnes s7.1 directory, s7.10 identifierQuery by opted-in handle),
+  // which mints short-lived tokens for connection KeyPackages.
+  let listenedUrl: string | undefined;
+  mountDirectoryEndpoints(server, { domain: cfg.domain, baseUrl: () => cfg.publicUrl ?? listenedUrl ?? `http://${cfg.domain}`, directory: kp.directory, logger: log });
+  mountDirectoryAdmin(admin, kp.directory);
   // QS client endpoint (queue owners, through OHTTP) and the federation endpoints other
   // providers reach directly (draft-kohbrok-mimi-moh /deliver_message, /verification_key).
   server.route("POST", "/queue_operation", "queue_operation", async (body) => ({ status: 200, body: await qsw.qs.handleClientRequest(body) }));
   server.route("POST", "/deliver_message", "deliver_message", async (body) => ({ status: 200, body: await qsw.qs.handleFanout(body) }));
+  // Connection offers for this QS's queues, sent by initiators through OHTTP (reduced-metadata
+  // connection flow; the draft has another provider deliver them, we let the client do it so its
+  // own provider never learns whom it connects to).
+  server.route("POST", "/connection_request", "connection_request", async (body) => ({ status: 200, body: await qsw.qs.handleConnectionRequest(body) }));
   const verificationKey = async () => ({ status: 200, body: qsw.signer.verificationKeyResponse().serialize() });
   server.route("GET", "/verification_key", "verification_key", verificationKey);
   server.route("POST", "/verification_key", "verification_key", verificationKey);
@@ -82,7 +94,11 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
     qs: qsw.qs,
     outbox: qsw.outbox,
     keyPackages: kp.directory,
-    listen: (host, port) => server.listen(host, port),
+    listen: async (host, port) => {
+      const a = await server.listen(host, port);
+      listenedUrl = a.url;
+      return a;
+    },
     listenAdmin: (host, port) => admin.listen(host, port),
     async close() {
       clearInterval(sweep);

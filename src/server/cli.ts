@@ -12,6 +12,7 @@ export const providerSpec: CommandSpec = {
     { name: "listen", env: "MIMI_PROVIDER_LISTEN", description: "address to listen on (loopback or private)", default: "127.0.0.1:8443" },
     { name: "admin-listen", env: "MIMI_PROVIDER_ADMIN_LISTEN", description: "address of the admin API (client registration, bearer tokens); loopback or private only; unset: no admin API" },
     { name: "domain", env: "MIMI_PROVIDER_DOMAIN", description: "this provider's MIMI domain", default: "a.test" },
+    { name: "public-url", env: "MIMI_PROVIDER_PUBLIC_URL", description: "the provider origin as clients name it through the gateway (URLs in /.well-known/mimi-protocol-directory); default: the listen URL" },
     { name: "data-dir", env: "MIMI_DATA_DIR", description: "directory of the embedded LevelDB store", default: "./data/provider" },
     { name: "max-body", env: "MIMI_PROVIDER_MAX_BODY", description: "largest request body, in bytes", default: String(1 << 20) },
     { name: "federate", env: "MIMI_FEDERATION", description: "a federated provider as DOMAIN=BASE_URL (its /deliver_message and /verification_key); env: comma-separated", repeatable: true },
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number | void> {
   const maxBackoffMs = intFlag(f, "fanout-max-backoff")!;
   if (maxAgeS < 1) throw new UsageError("--fanout-max-age must be at least 1 second");
   if (maxBackoffMs < 500) throw new UsageError("--fanout-max-backoff must be at least 500 ms");
-  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), inactiveClientDays: intFlag(f, "inactive-client-days"), federation, fanoutOutbox: { maxAgeMs: maxAgeS * 1000, maxBackoffMs }, logger });
+  const server = await createProvider({ domain, dataDir: requiredFlag(f, "data-dir"), maxBodyBytes: intFlag(f, "max-body"), groupTtlDays: intFlag(f, "group-ttl-days"), inactiveClientDays: intFlag(f, "inactive-client-days"), federation, fanoutOutbox: { maxAgeMs: maxAgeS * 1000, maxBackoffMs }, publicUrl: flag(f, "public-url"), logger });
   const addr = await server.listen(host, port);
   logger.info("listening", { url: addr.url });
   const adminAt = flag(f, "admin-listen");

@@ -11,7 +11,7 @@ import { DS_FANOUT_SIGNATURE_LABEL, DSFanoutResponseType, QS_REQUEST_SIGNATURE_L
 import * as E from "../../src/protocol/QsErrors.js";
 import { QsRequest } from "../../src/protocol/QsRequest.js";
 import { QsResponse } from "../../src/protocol/QsResponse.js";
-import { QueuedMessage } from "../../src/protocol/QueuedMessage.js";
+import { QueuedContentType, QueuedMessage } from "../../src/protocol/QueuedMessage.js";
 import { QueueReference, SealedQueueReference } from "../../src/protocol/QueueReference.js";
 import { VerificationKeyResponse } from "../../src/protocol/VerificationKeyResponse.js";
 import { TlsWriter } from "../../src/protocol/tls.js";
@@ -90,6 +90,9 @@ describe("mimi-qs/1 wire structs round-trip", () => {
     assert.deepEqual(VerificationKeyResponse.deserialize(v.serialize()), v);
     const q = new QueuedMessage(rb(10), rb(20), 99, "ds.a.test");
     assert.deepEqual(QueuedMessage.deserialize(q.serialize()), q);
+    const offer = new QueuedMessage(rb(40), undefined, 7, "qs.b.test", QueuedContentType.connection_offer);
+    assert.deepEqual(QueuedMessage.deserialize(offer.serialize()), offer);
+    assert.equal(offer.serialize()[0], QueuedContentType.connection_offer);
     const qr = new QueueReference(rb(16));
     assert.deepEqual(QueueReference.deserialize(qr.serialize()).queueId, qr.queueId);
     const s = new SealedQueueReference(9, rb(32), rb(49));
@@ -172,7 +175,9 @@ describe("mimi-qs/1 malformed inputs: error catalogue", () => {
     malformed(() => SealedQueueReference.deserialize(new TlsWriter().u8(1).opaque(rb(31)).opaque(rb(33)).finish()), /enc must be 32/);
     malformed(() => SealedQueueReference.deserialize(new TlsWriter().u8(1).opaque(rb(32)).opaque(rb(16)).finish()), /too short/);
     malformed(() => VerificationKeyResponse.deserialize(new TlsWriter().u16(1).vector(Array.from({ length: 17 }), (w) => w.u16(0x0807).opaque(rb(32))).finish()), /more than 16 items/);
-    malformed(() => QueuedMessage.deserialize(new TlsWriter().opaque(rb(3)).u8(0).u64(1n).opaque(new TextEncoder().encode("UPPER")).finish()), /lowercase domain/);
+    malformed(() => QueuedMessage.deserialize(new TlsWriter().u8(1).opaque(rb(3)).u8(0).u64(1n).opaque(new TextEncoder().encode("UPPER")).finish()), /lowercase domain/);
+    malformed(() => QueuedMessage.deserialize(new TlsWriter().u8(9).opaque(rb(3)).u8(0).u64(1n).opaque(new TextEncoder().encode("a.test")).finish()), /content_type/);
+    malformed(() => QueuedMessage.deserialize(new TlsWriter().u8(2).opaque(rb(3)).u8(1).opaque(rb(2)).u64(1n).opaque(new TextEncoder().encode("a.test")).finish()), /joiner key/);
     malformed(() => QsRequest.deserialize("not bytes" as unknown as Uint8Array), /not a byte array/);
   });
 });
