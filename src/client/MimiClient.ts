@@ -231,6 +231,17 @@ export class MimiClient {
     return kp.publicPackage;
   }
 
+  /**
+   * A KeyPackage handed to someone out of band (a contact card, a QR code) instead of through
+   * the directory: a connection KeyPackage for connect(), or a group one for an add. This client
+   * keeps its private part.
+   */
+  async handOutKeyPackage(pool: "group" | "connection"): Promise<KeyPackage> {
+    const kp = await this.newKeyPackage();
+    (pool === "group" ? this.groupKeyPackages : this.connectionKeyPackages).push(kp);
+    return kp.publicPackage;
+  }
+
   /** Uploads fresh KeyPackages to the home directory (group and connection pools, optional last resort). */
   async publishKeyPackages(opts: { group?: number; connection?: number; lastResort?: boolean } = {}): Promise<void> {
     const items: { pool: KeyPackagePool; lastResort?: boolean; keyPackage: KeyPackage }[] = [];
@@ -321,13 +332,13 @@ export class MimiClient {
 
   /**
    * Reduced-metadata connection establishment: creates a connection group at the home DS, claims
-   * the target's connection KeyPackages and sends each of its clients a connection offer sealed to
-   * that KeyPackage, through the target's QS. The target's clients join by external commit; no
+   * the target's connection KeyPackages (or takes ones handed out of band) and sends each of its
+   * clients a connection offer sealed to that KeyPackage, through the target's QS. The target's clients join by external commit; no
    * KeyPackage of theirs ever reaches the DS.
    */
-  async connect(target: { domain: string; userId: string; token: Uint8Array }): Promise<{ group: MimiGroup; offers: number }> {
+  async connect(target: { domain: string; userId: string; token: Uint8Array } | { keyPackages: readonly KeyPackage[] }): Promise<{ group: MimiGroup; offers: number }> {
+    const kps = "keyPackages" in target ? target.keyPackages : await this.claimKeyPackages(target, "connection");
     const group = await this.createGroup();
-    const kps = await this.claimKeyPackages(target, "connection");
     const offer = new ConnectionOffer(group.hubDomain, group.groupId, await group.earKey(), this.user.uri);
     let delivered = 0;
     for (const kp of kps) {

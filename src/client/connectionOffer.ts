@@ -40,9 +40,9 @@ export async function openConnectionOffer(
   } catch (e) {
     throw new ConnectionOfferError("malformed sealed connection offer", { cause: e });
   }
-  const hex = Buffer.from(s.keyPackageRef).toString("hex");
   for (const kp of candidates) {
-    if (Buffer.from(await makeKeyPackageRef(kp.publicPackage, cs.hash)).toString("hex") !== hex) continue;
+    const ref = await makeKeyPackageRef(kp.publicPackage, cs.hash);
+    if (ref.length !== s.keyPackageRef.length || !ref.every((b, i) => b === s.keyPackageRef[i])) continue;
     const suite = suiteFor(kp.publicPackage);
     let pt: ArrayBuffer;
     try {

@@ -1,28 +1,12 @@
 // The demo conversation `mimi-ds start` runs once through the relay, and `mimi-ds demo` runs
 // against processes that are already up. Every step goes client -> relay -> gateway -> provider.
-import { randomBytes } from "node:crypto";
-import { acceptAll, emptyPskIndex, joinGroup, processMessage, type ClientState, type GroupInfo, type RatchetTree } from "ts-mls";
 import { DsHttpClient, type FetchLike } from "../client/DsHttpClient.js";
-import { QueueClient } from "../client/QueueClient.js";
-import { openJoinerKey } from "../ds/earKey.js";
-import { decodeMlsMessage } from "../mls/adapter.js";
-import {
-  anonymous,
-  createGroupRequest,
-  deriveEarKey,
-  externalCommitInfoRequest,
-  externalJoinRequest,
-  generateUserAuthKey,
-  makeKeyPackage,
-  sendMessageRequest,
-  commitRequest,
-  welcomeInfoRequest,
-} from "../client/dsMember.js";
+import { anonymous, sendMessageRequest } from "../client/dsMember.js";
+import { MimiClient, MimiUser, type MimiEvent, type MimiGroup } from "../client/MimiClient.js";
 import { ObliviousHttpTransport, fetchKeyConfigs } from "../client/ObliviousHttpTransport.js";
 import { getNodeCiphersuiteImpl } from "../mls/cryptoProvider.js";
 import { DSRequestType, DSResponseType } from "../protocol/constants.js";
 import { DSErrorCode } from "../protocol/errors.js";
-import type { DSResponse } from "../protocol/DSResponse.js";
 
 export interface DemoTarget {
   relayUrl: string;
@@ -87,130 +71,94 @@ export async function runDemo(t: DemoTarget, print: (line: string) => void = () 
   return { ok, transcript };
 }
 
-const okBody = (r: DSResponse, what: string) => {
-  if (r.body.type === DSResponseType.error) throw new Error(`${what}: DS error ${DSErrorCode[r.body.code]}`);
-  return r.body;
-};
-
-interface DemoMember {
-  name: string;
-  queue: QueueClient;
-  user: ReturnType<typeof generateUserAuthKey>;
-  state?: ClientState;
-}
-
 /**
- * Three users through the Delivery Service and the Queueing Service, every request via relay
- * and gateway. alice creates a group; bob connects by external commit with the group id and
- * group-state key alice gave him (the reduced-metadata connection flow: no KeyPackage ties bob
- * to the group); alice adds carol by Welcome; messages flow through each member's queue;
- * bob updates; alice removes bob, whose stale key is then refused.
+ * Three users on the client SDK, every request via relay and gateway. bob hands alice a
+ * connection KeyPackage (a contact card); alice creates a connection group and sends bob a
+ * connection offer sealed to it through /connection_request; bob joins by external commit (the
+ * reduced-metadata connection flow: no KeyPackage of bob's reaches the DS). alice adds carol by
+ * Welcome; messages flow through each member's queue; bob updates; alice removes bob, whose stale
+ * key is then refused.
  */
 async function dsConversation(ds: DsHttpClient, transport: FetchLike, origin: string, domain: string, step: (label: string, fn: () => Promise<string>) => Promise<void>): Promise<void> {
   const cs = await getNodeCiphersuiteImpl("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519");
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  let dsKey: Uint8Array | undefined;
-  let groupId: Uint8Array | undefined;
-  const members: DemoMember[] = [];
-  const kpFor = async (m: DemoMember) => makeKeyPackage(cs, randomBytes(16), await m.queue.newQueueConfig());
-  /** Reads a member's queue and processes commits, proposals and application messages. */
-  const catchUp = async (m: DemoMember): Promise<string[]> => {
-    const got: string[] = [];
-    for (const item of await m.queue.receive()) {
-      const msg = decodeMlsMessage(item.message, 0)?.[0];
-      if (!msg || !m.state || (msg.wireformat !== "mls_public_message" && msg.wireformat !== "mls_private_message")) continue;
-      const r = await processMessage(msg, m.state, emptyPskIndex, acceptAll, cs);
-      m.state = r.newState;
-      if (r.kind === "applicationMessage") got.push(text(r.message));
-    }
-    return got;
+  const providers = (d: string) => {
+    if (d !== domain) throw new Error(`no provider configured for ${d}`);
+    return { domain, transport, origin };
   };
-  const [alice, bob, carol] = ["alice", "bob", "carol"].map((name) => ({ name, user: generateUserAuthKey() }) as DemoMember) as [DemoMember, DemoMember, DemoMember];
+  let alice: MimiClient | undefined;
+  let bob: MimiClient | undefined;
+  let carol: MimiClient | undefined;
+  let conn: MimiGroup | undefined;
+  let group: MimiGroup | undefined;
+  const texts = (ev: MimiEvent[]) => ev.flatMap((e) => (e.type === "message" ? [e.text] : []));
+  const failures = (ev: MimiEvent[]) => ev.flatMap((e) => (e.type === "ignored" ? [e.reason] : []));
+  const read = async (c: MimiClient, until: (ev: MimiEvent[]) => boolean) => {
+    const ev = await c.receiveUntil(until, { waitMs: 1000, attempts: 10 });
+    if (failures(ev).length) throw new Error(`${c.user.userId}: ${failures(ev).join("; ")}`);
+    if (!until(ev)) throw new Error(`${c.user.userId}: expected traffic did not arrive`);
+    return ev;
+  };
 
   await step("alice, bob, carol: create their queues at the QS (owner-signed, via relay)", async () => {
-    for (const m of [alice, bob, carol]) {
-      m.queue = await QueueClient.create(transport, origin, domain);
-      members.push(m);
-    }
+    [alice, bob, carol] = await Promise.all(["alice", "bob", "carol"].map((u) => MimiClient.create({ user: MimiUser.generate(u, domain), clientId: "phone", providers, cs })));
     return "3 queues";
   });
   await step("DS signature key (signature_public_key)", async () => {
-    const b = okBody(await ds.send(anonymous({ type: DSRequestType.signature_public_key })), "signature_public_key");
-    if (b.type !== DSResponseType.signature_public_key) throw new Error("unexpected response");
-    dsKey = b.signaturePublicKey;
-    return `${dsKey.length}-byte Ed25519 key`;
+    const b = await ds.send(anonymous({ type: DSRequestType.signature_public_key }));
+    if (b.body.type !== DSResponseType.signature_public_key) throw new Error("unexpected response");
+    return `${b.body.signaturePublicKey.length}-byte Ed25519 key`;
   });
-  await step("alice: request_group_id + create_group", async () => {
-    const b = okBody(await ds.send(anonymous({ type: DSRequestType.request_group_id })), "request_group_id");
-    if (b.type !== DSResponseType.group_id) throw new Error("unexpected response");
-    groupId = b.groupId;
-    const c = await createGroupRequest({ cs, groupId, keyPackage: await kpFor(alice), user: alice.user, ds: { signaturePublicKey: dsKey!, domain } });
-    okBody(await ds.send(c.request), "create_group");
-    alice.state = c.state;
-    return "epoch 0; the DS stores the group only encrypted under the epoch's key";
+  await step("alice connects to bob: connection group (request_group_id + create_group), offer sealed to bob's connection KeyPackage via /connection_request", async () => {
+    const r = await alice!.connect({ keyPackages: [await bob!.handOutKeyPackage("connection")] });
+    conn = r.group;
+    return `${r.offers} offer accepted by the QS; the DS stores the group only encrypted under the epoch's key`;
   });
-  await step("bob connects: external_commit_info + external_join as a new user", async () => {
-    const earKey = await deriveEarKey(alice.state!, cs);
-    const info = okBody(await ds.send(externalCommitInfoRequest(groupId!, earKey)), "external_commit_info");
-    if (info.type !== DSResponseType.external_commit_info || info.groupInfo.value.wireformat !== "mls_group_info" || !info.ratchetTree) throw new Error("unexpected response");
-    const j = await externalJoinRequest({ cs, groupInfo: info.groupInfo.value.groupInfo as GroupInfo, ratchetTree: info.ratchetTree.value as RatchetTree, keyPackage: await kpFor(bob), earKey, resync: false, user: bob.user, asNewUser: true });
-    okBody(await ds.send(j.request), "external_join");
-    bob.state = j.newState;
-    await catchUp(alice);
-    if (alice.state!.groupContext.epoch !== bob.state.groupContext.epoch) throw new Error("alice did not get bob's commit");
-    return `alice processed bob's commit from her queue: both at epoch ${bob.state.groupContext.epoch}`;
+  await step("bob opens the offer and joins by external commit (external_commit_info + external_join as a new user)", async () => {
+    const ev = await read(bob!, (e) => e.some((x) => x.type === "joined"));
+    const j = ev.find((x) => x.type === "joined") as Extract<MimiEvent, { type: "joined" }>;
+    await read(alice!, (e) => e.some((x) => x.type === "commit"));
+    if (conn!.epoch !== j.group.epoch) throw new Error("alice did not get bob's commit");
+    return `offer from ${j.group.peerUri}; alice processed bob's commit from her queue: both at epoch ${conn!.epoch}`;
   });
-  await step("alice adds carol (add_users, Welcome + sealed group-state key to carol's queue)", async () => {
-    const kp = await kpFor(carol);
-    const add = await commitRequest(alice.state!, cs, { type: DSRequestType.add_users, addedUsers: [{ userAuthKey: carol.user.publicKey, clientCount: 1 }] }, [{ proposalType: "add", add: { keyPackage: kp.publicPackage } }]);
-    okBody(await ds.send(add.request), "add_users");
-    alice.state = add.newState;
-    const [item] = await carol.queue.receive();
-    if (!item?.sealedJoinerKey) throw new Error("carol got no Welcome");
-    const { epoch, earKey } = await openJoinerKey("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519", kp.privatePackage.initPrivateKey, item.sealedJoinerKey, groupId!);
-    const wi = okBody(await ds.send(await welcomeInfoRequest(cs, groupId!, epoch, earKey, kp)), "welcome_info");
-    if (wi.type !== DSResponseType.welcome_info) throw new Error("unexpected response");
-    const w = decodeMlsMessage(item.message, 0)![0];
-    if (w.wireformat !== "mls_welcome") throw new Error("not a Welcome");
-    carol.state = await joinGroup(w.welcome, kp.publicPackage, kp.privatePackage, emptyPskIndex, cs, wi.ratchetTree.value as RatchetTree);
-    await catchUp(bob);
-    return `carol joined at epoch ${carol.state.groupContext.epoch} (tree from welcome_info)`;
+  await step("alice creates a group and adds bob and carol (add_users, Welcome + sealed group-state key to their queues)", async () => {
+    group = await alice!.createGroup();
+    await group.addUsers([[await bob!.handOutKeyPackage("group")], [await carol!.handOutKeyPackage("group")]]);
+    const joined = [];
+    for (const c of [bob!, carol!]) {
+      const ev = await read(c, (e) => e.some((x) => x.type === "joined"));
+      joined.push((ev.find((x) => x.type === "joined") as Extract<MimiEvent, { type: "joined" }>).group.epoch);
+    }
+    return `carol joined at epoch ${joined[1]} (tree from welcome_info), bob too`;
   });
   await step("carol and bob send messages; everyone reads their queue", async () => {
-    for (const [m, t] of [[carol, "hello from carol"], [bob, "hi carol, bob here"]] as const) {
-      const s = await sendMessageRequest(m.state!, cs, new TextEncoder().encode(t));
-      okBody(await ds.send(s.request), "send_message");
-      m.state = s.newState;
-    }
-    const a = await catchUp(alice);
-    const b = await catchUp(bob);
-    const c = await catchUp(carol);
+    await carol!.group(group!.groupId)!.send("hello from carol");
+    await bob!.group(group!.groupId)!.send("hi carol, bob here");
+    const a = texts(await read(alice!, (e) => texts(e).length >= 2));
+    const b = texts(await read(bob!, (e) => texts(e).length >= 1));
+    const c = texts(await read(carol!, (e) => texts(e).length >= 1));
     if (a.length !== 2 || b.length !== 1 || c.length !== 1) throw new Error(`unexpected deliveries ${a.length}/${b.length}/${c.length}`);
     return `alice read ${JSON.stringify(a)}`;
   });
   await step("bob: update_client (new path, next epoch's key)", async () => {
-    const u = await commitRequest(bob.state!, cs, { type: DSRequestType.update_client });
-    okBody(await ds.send(u.request), "update_client");
-    bob.state = u.newState;
-    await catchUp(alice);
-    await catchUp(carol);
-    const e = bob.state.groupContext.epoch;
-    if (alice.state!.groupContext.epoch !== e || carol.state!.groupContext.epoch !== e) throw new Error("members diverged");
+    const g = bob!.group(group!.groupId)!;
+    await g.update();
+    await read(alice!, (e) => e.some((x) => x.type === "commit"));
+    await read(carol!, (e) => e.some((x) => x.type === "commit"));
+    const e = g.epoch;
+    if (group!.epoch !== e || carol!.group(group!.groupId)!.epoch !== e) throw new Error("members diverged");
     return `all three at epoch ${e}`;
   });
   await step("alice removes bob (remove_users); bob's stale key is refused", async () => {
-    const bobLeaf = bob.state!.privatePath.leafIndex;
-    const r = await commitRequest(alice.state!, cs, { type: DSRequestType.remove_users }, [{ proposalType: "remove", remove: { removed: bobLeaf } }]);
-    okBody(await ds.send(r.request), "remove_users");
-    alice.state = r.newState;
-    await catchUp(carol);
-    const late = await sendMessageRequest(bob.state!, cs, new TextEncoder().encode("am I still here?"));
+    const bobGroup = bob!.group(group!.groupId)!;
+    const bobState = bobGroup.state;
+    await group!.removeUsers([bobGroup.leafIndex]);
+    await read(carol!, (e) => e.some((x) => x.type === "commit"));
+    await read(bob!, (e) => e.some((x) => x.type === "removed"));
+    const late = await sendMessageRequest(bobState, cs, new TextEncoder().encode("am I still here?"));
     const res = await ds.send(late.request);
     if (res.body.type !== DSResponseType.error || res.body.code !== DSErrorCode.stale_or_wrong_key) throw new Error("bob was not refused");
-    const s = await sendMessageRequest(carol.state!, cs, new TextEncoder().encode("bye bob"));
-    okBody(await ds.send(s.request), "send_message");
-    carol.state = s.newState;
-    const a = await catchUp(alice);
+    await carol!.group(group!.groupId)!.send("bye bob");
+    const a = texts(await read(alice!, (e) => texts(e).length >= 1));
     return `bob refused (stale_or_wrong_key); alice still reads carol: ${JSON.stringify(a)}`;
   });
 }

@@ -29,7 +29,7 @@ describe("Delivery Service through relay and gateway (real processes)", () => {
     assert.deepEqual(codes, [0, 0, 0], "every process stops cleanly on SIGTERM");
   });
 
-  it("runs the demo conversation: queues, group creation, connection by external join, add by Welcome, messages through queues, update, removal", async () => {
+  it("runs the demo conversation: queues, group creation, connection offer joined by external commit, add by Welcome, messages through queues, update, removal", async () => {
     const lines: string[] = [];
     const r = await runDemo({ relayUrl: urls.relay, gatewayKeysUrl: urls.keys, providerOrigin: urls.provider }, (l) => lines.push(l));
     assert.ok(r.ok, r.transcript.join("\n"));
@@ -37,5 +37,7 @@ describe("Delivery Service through relay and gateway (real processes)", () => {
     assert.ok(lines.some((l) => l.includes("stale_or_wrong_key")));
     assert.ok(lines.some((l) => l.includes("hello from carol")), "messages travelled through the queues");
     assert.ok(lines.some((l) => l.includes("carol joined")), "a Welcome joiner got its tree");
+    assert.ok(lines.some((l) => l.includes("/connection_request") && l.includes("1 offer accepted")), "the offer went through the QS");
+    assert.ok(lines.some((l) => l.includes("offer from mimi://a.test/u/alice")), "bob opened the sealed offer");
   });
 });
