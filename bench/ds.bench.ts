@@ -45,6 +45,11 @@ import { DSErrorCode } from "../src/protocol/errors.js";
 import { DSResponse } from "../src/protocol/DSResponse.js";
 import type { DSRequestBody, Mls } from "../src/protocol/DSRequest.js";
 import { LevelGroupStore, levelRecordKey } from "../src/store/LevelGroupStore.js";
+import { NodePlatform } from "../src/platform/NodePlatform.js";
+import { usePlatform } from "../src/platform/current.js";
+
+// Client-side code in this benchmark uses node:crypto, as a Node client would.
+usePlatform(NodePlatform);
 
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 type Bytes = Uint8Array;

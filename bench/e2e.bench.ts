@@ -25,6 +25,11 @@ import { QueueClient } from "../src/client/QueueClient.js";
 import { startRole } from "../src/cli/processes.js";
 import { getNodeCiphersuiteImpl } from "../src/mls/cryptoProvider.js";
 import { DSRequestType, DSResponseType } from "../src/protocol/constants.js";
+import { NodePlatform } from "../src/platform/NodePlatform.js";
+import { usePlatform } from "../src/platform/current.js";
+
+// Client-side code in this benchmark uses node:crypto, as a Node client would.
+usePlatform(NodePlatform);
 
 const SUITE = "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519";
 

@@ -36,6 +36,11 @@ import { KeyMaterialClientCode, KeyPackagePool, KeyPackageStatus } from "../src/
 import { KeyPackageTransactionResponse } from "../src/protocol/KeyPackageTransactionResponse.js";
 import { KeyPackageUploadResponse } from "../src/protocol/KeyPackageUploadResponse.js";
 import { generateEd25519 } from "../src/util/keygen.js";
+import { NodePlatform } from "../src/platform/NodePlatform.js";
+import { usePlatform } from "../src/platform/current.js";
+
+// Client-side code in this benchmark uses node:crypto, as a Node client would.
+usePlatform(NodePlatform);
 
 export interface KeyPackageBenchOptions {
   /** concurrent workers in every phase (default 32) */

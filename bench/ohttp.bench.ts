@@ -15,6 +15,11 @@ import { createCipheriv, createDecipheriv, createHmac, createPublicKey, diffieHe
 import { pathToFileURL } from "node:url";
 import { runChainBench } from "./ohttpChain.js";
 import { GatewayKeyPair, KeyConfig, OhttpClient, OhttpGateway } from "../src/ohttp/index.js";
+import { NodePlatform } from "../src/platform/NodePlatform.js";
+import { usePlatform } from "../src/platform/current.js";
+
+// Client-side code in this benchmark uses node:crypto, as a Node client would.
+usePlatform(NodePlatform);
 
 export interface OhttpCryptoBenchOptions {
   /** requests measured per path (default 3000) */

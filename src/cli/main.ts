@@ -1,7 +1,12 @@
 #!/usr/bin/env node
 // The single `mimi-ds` entry point. Each subcommand lives beside its role and exports
 // `main(argv)`; this file only dispatches, so `--help` text stays next to the code it describes.
+import { NodePlatform } from "../platform/NodePlatform.js";
+import { usePlatform } from "../platform/current.js";
 import { UsageError } from "./flags.js";
+
+// Every process this CLI runs is Node: client-side code (the demo) takes node:crypto.
+usePlatform(NodePlatform);
 
 type Sub = { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number | void> }> };
 

@@ -13,8 +13,8 @@
 import type { CiphersuiteImpl, ClientState, GroupInfo, KeyPackage, PrivateKeyPackage, Proposal, RatchetTree } from "ts-mls";
 import { acceptAll, emptyPskIndex, joinGroup, processMessage } from "ts-mls";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { openJoinerKey } from "../ds/earKey.js";
-import { rbacExtension } from "../ds/DeliveryService.js";
+import { openJoinerKey } from "./groupKey.js";
+import { rbacExtension } from "../protocol/rbac.js";
 import { keyPackageTransaction, signUpload } from "../keypackages/clientRequests.js";
 import { accumulatePskSecret, decodeMlsMessage, decryptGroupInfo, decryptGroupSecrets, makeKeyPackageRef } from "../mls/adapter.js";
 import { decodeClientQueueConfig } from "../protocol/ClientQueueConfig.js";

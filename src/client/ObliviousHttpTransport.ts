@@ -2,7 +2,8 @@
 // encapsulated to the gateway's key and POSTed to the relay. Uses only `fetch` and the
 // project's codecs, so it runs unchanged in browsers.
 import { BinaryRequest, BinaryResponse } from "../bhttp/index.js";
-import { KeyConfig, KeyConfigList, OhttpClient } from "../ohttp/index.js";
+import { KeyConfig, KeyConfigList } from "../ohttp/KeyConfig.js";
+import { OhttpClient } from "../ohttp/OhttpClient.js";
 import { OHTTP_CHUNKED_REQ, OHTTP_CHUNKED_RES, OHTTP_KEYS, OHTTP_REQ, OHTTP_RES } from "../ohttp/mediaTypes.js";
 
 export class TransportError extends Error {

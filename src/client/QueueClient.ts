@@ -4,7 +4,9 @@
 import { QsResponseType, QueuedContentType } from "../protocol/QsConstants.js";
 import { QsResponse } from "../protocol/QsResponse.js";
 import { encodeClientQueueConfig, type ClientQueueConfig } from "../protocol/ClientQueueConfig.js";
-import { newInitialSecret, QueueMessageDecryptor, QueueOwner, sealQueueReference } from "../qs/index.js";
+import { QueueMessageDecryptor } from "../qs/QueueMessageDecryptor.js";
+import { newInitialSecret, QueueOwner } from "../qs/QueueOwner.js";
+import { sealQueueReference } from "../qs/sealQueueReference.js";
 import type { FetchLike } from "./DsHttpClient.js";
 
 export class QueueClientError extends Error {

@@ -3,7 +3,7 @@
 // be replayed against another KeyPackage. Only the responder (holder of the init private key)
 // can open one; its QS sees ciphertext of a fixed-ish size.
 import type { CiphersuiteImpl, KeyPackage, PrivateKeyPackage } from "ts-mls";
-import { createFastCipherSuite } from "../hpke/index.js";
+import { platform } from "../platform/current.js";
 import { makeKeyPackageRef } from "../mls/adapter.js";
 import { CONNECTION_OFFER_HPKE_INFO, ConnectionOffer, SealedConnectionOffer } from "../protocol/ConnectionOffer.js";
 
@@ -15,8 +15,8 @@ const info = new TextEncoder().encode(CONNECTION_OFFER_HPKE_INFO);
 
 function suiteFor(kp: KeyPackage) {
   // X25519 suites only (like the DS's joiner-key envelope): 1 = AES-128-GCM, 3 = ChaCha20-Poly1305.
-  if (kp.cipherSuite === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519") return createFastCipherSuite(0x0020, 0x0001, 0x0001);
-  if (kp.cipherSuite === "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519") return createFastCipherSuite(0x0020, 0x0001, 0x0003);
+  if (kp.cipherSuite === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519") return platform().hpkeSuite(0x0020, 0x0001, 0x0001);
+  if (kp.cipherSuite === "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519") return platform().hpkeSuite(0x0020, 0x0001, 0x0003);
   throw new ConnectionOfferError(`cipher suite ${String(kp.cipherSuite)} is not supported for connection offers`);
 }
 

@@ -2,8 +2,6 @@
 // Service in the reduced-metadata profile. Every function returns new values and never
 // mutates a ClientState (ts-mls style). The SDK (transport, queues, KeyPackage fetching) is
 // built on these; the DS tests drive the DS with them as a real client would.
-import { createHash } from "node:crypto";
-import { generateEd25519 } from "../util/keygen.js";
 import {
   createCommit,
   createGroup,
@@ -44,9 +42,9 @@ import {
   USER_SIGNATURE_LABEL,
 } from "../protocol/constants.js";
 import { clientSignatureTbs, DSRequest, encodeRequestBody, keyPackageSignatureTbs, userSignatureTbs, type DSAuthData, type DSRequestBody, type MLSGroupUpdate, type Mls, type PPAddedUser } from "../protocol/DSRequest.js";
-import { earKeyHashExtension } from "../ds/earKey.js";
-import { rbacExtension } from "../ds/DeliveryService.js";
-import { signWithLabelEd25519 } from "../ds/signatures.js";
+import { earKeyHashExtension } from "./groupKey.js";
+import { rbacExtension } from "../protocol/rbac.js";
+import { platform, signWithLabel as signWithLabelEd25519 } from "../platform/index.js";
 import { TlsWriter } from "../protocol/tls.js";
 
 export const PROFILE_EXTENSIONS = [EXTENSION_TYPE_QUEUE_CONFIG, EXTENSION_TYPE_RBAC, EXTENSION_TYPE_EAR_KEY_HASH, EXTENSION_TYPE_USER_AUTH_KEY];
@@ -58,11 +56,11 @@ export interface UserAuthKey {
 }
 
 export function generateUserAuthKey(): UserAuthKey {
-  return generateEd25519();
+  return platform().ed25519Generate();
 }
 
 export function userKeyHashOf(publicKey: Uint8Array): Uint8Array {
-  return createHash("sha256").update(publicKey).digest();
+  return platform().sha256(publicKey);
 }
 
 /** A lifetime from now (ms clock) for `seconds`, starting a minute back to absorb clock skew. */

@@ -7,6 +7,7 @@
 //
 // Request processing is load -> authenticate -> validate -> compute -> one CAS write; every
 // rejection is a typed DsError raised before the write, so bad input changes nothing.
+import { rbacExtension } from "../protocol/rbac.js";
 import { findUserAuthKeyBinding, type UserAuthKeyBinding } from "../protocol/UserAuthKeyExtension.js";
 import { createHash, randomBytes } from "node:crypto";
 import {
@@ -192,9 +193,7 @@ export function readAdmins(extensions: readonly Extension[]): number[] | undefin
   return decodeExact(e.extensionData, "RBAC extension", (r) => r.vector("admins", (ir) => ir.u32("admin"), 1 << 16));
 }
 
-export function rbacExtension(admins: readonly number[]): Extension {
-  return { extensionType: EXTENSION_TYPE_RBAC, extensionData: new TlsWriter().vector(admins, (w, a) => w.u32(a)).finish() };
-}
+export { rbacExtension };
 
 interface Loaded {
   groupId: Uint8Array;

@@ -3,14 +3,9 @@
 // here, against about 1.8 ms through pure-JS noble). Keys are imported as JWK: importing raw
 // keys through DER/SPKI costs several times more.
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from "node:crypto";
-import { TlsWriter } from "../protocol/tls.js";
+import { signContent } from "../protocol/signContent.js";
 
-const enc = new TextEncoder();
-
-/** SignContent { opaque label<V> = "MLS 1.0 " + Label; opaque content<V>; } */
-export function signContent(label: string, content: Uint8Array): Uint8Array {
-  return new TlsWriter(content.length + label.length + 16).opaque(enc.encode(`MLS 1.0 ${label}`)).opaque(content).finish();
-}
+export { signContent };
 
 const b64url = (b: Uint8Array) => Buffer.from(b).toString("base64url");
 
@@ -37,6 +32,11 @@ export function verifyWithLabelEd25519(publicKey: Uint8Array, label: string, con
 }
 
 export function signWithLabelEd25519(privateKey: Uint8Array, publicKey: Uint8Array, label: string, content: Uint8Array): Uint8Array {
+  return signWithLabelEd25519Raw(privateKey, publicKey, signContent(label, content));
+}
+
+/** Plain Ed25519 over `message` (already SignContent-encoded by the caller). */
+export function signWithLabelEd25519Raw(privateKey: Uint8Array, publicKey: Uint8Array, message: Uint8Array): Uint8Array {
   const key = createPrivateKey({ key: { kty: "OKP", crv: "Ed25519", d: b64url(privateKey), x: b64url(publicKey) }, format: "jwk" });
-  return new Uint8Array(sign(null, signContent(label, content), key));
+  return new Uint8Array(sign(null, message, key));
 }

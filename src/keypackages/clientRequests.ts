@@ -2,7 +2,7 @@
 // KeyPackageRequests. Tests, benches and the SDK use these as a real client would.
 import type { CiphersuiteImpl, KeyPackage, Lifetime, PrivateKeyPackage } from "ts-mls";
 import { lifetimeFor, makeKeyPackage } from "../client/dsMember.js";
-import { signWithLabelEd25519 } from "../ds/signatures.js";
+import { signWithLabel as signWithLabelEd25519 } from "../platform/signWithLabel.js";
 import { encodeMlsMessage } from "../mls/adapter.js";
 import type { ClientQueueConfig } from "../protocol/ClientQueueConfig.js";
 import { KEY_PACKAGE_DIRECTORY_VERSION, KEY_PACKAGE_UPLOAD_LABEL, MLS_PROTOCOL_VERSION_MLS10, type KeyPackagePool } from "../protocol/KeyPackageConstants.js";

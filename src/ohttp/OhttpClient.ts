@@ -2,8 +2,9 @@
 // Binary HTTP request to a gateway's key configuration and opens the matching response.
 import type { AeadInterface, CipherSuite, SenderContext } from "@hpke/core";
 import { EMPTY_BYTES } from "../hpke/bytes.js";
-import { createFastCipherSuite, createReferenceCipherSuite } from "../hpke/suites.js";
-import { NodeX25519Key } from "../hpke/NodeX25519Key.js";
+import { x25519 } from "@noble/curves/ed25519.js";
+import { createReferenceCipherSuite } from "../hpke/referenceSuites.js";
+import { platform } from "../platform/current.js";
 import { aeadParams, isSupportedKem, isSupportedSymmetric, kdfHash, type AeadParams } from "./algorithms.js";
 import { DEFAULT_CHUNK_SIZE, frameChunks, MAX_CHUNK_SIZE, parseChunks, planPieces, concatChunks } from "./ChunkFraming.js";
 import {
@@ -29,7 +30,7 @@ export interface OhttpClientOptions {
   /** Pick this (KDF, AEAD) instead of the first supported one in the config; it must be offered. */
   kdfId?: number;
   aeadId?: number;
-  /** node:crypto-backed suite (default true); false selects @hpke/core's stock suite. */
+  /** the active platform's suite (default true: node:crypto under NodePlatform); false selects @hpke/core's stock suite. */
   fast?: boolean;
   /** Largest plaintext chunk accepted in a chunked response: 16 KiB..1 MiB, default 1 MiB. */
   maxChunkSize?: number;
@@ -86,7 +87,7 @@ export class OhttpClient {
     this.hashSize = kdf.Nh;
     this.entropyLen = Math.max(this.params.Nn, this.params.Nk);
     this.suite = (opts.fast ?? true)
-      ? createFastCipherSuite(config.kemId, this.kdfId, this.aeadId)
+      ? platform().hpkeSuite(config.kemId, this.kdfId, this.aeadId)
       : createReferenceCipherSuite(config.kemId, this.kdfId, this.aeadId);
     this.aead = this.suite.aead;
     this.header = requestHeader(config.keyId, config.kemId, this.kdfId, this.aeadId);
@@ -152,7 +153,7 @@ export class OhttpClient {
       const skE = this.ephemeral();
       const ekm: CryptoKeyPair = {
         privateKey: await this.suite.kem.deserializePrivateKey(skE),
-        publicKey: await this.suite.kem.deserializePublicKey(NodeX25519Key.privateFromRaw(skE).publicKey!.raw),
+        publicKey: await this.suite.kem.deserializePublicKey(x25519.getPublicKey(skE)),
       };
       return await this.suite.createSenderContext({ recipientPublicKey, info, ekm });
     } catch (e) {
@@ -162,7 +163,7 @@ export class OhttpClient {
 
   private async cipher(ctx: SenderContext, label: Uint8Array, enc: Uint8Array, nonce: Uint8Array): Promise<ResponseCipher> {
     const secret = new Uint8Array(await ctx.export(label, this.entropyLen));
-    return new ResponseCipher(this.aead, deriveResponseKeys(this.hash, this.hashSize, this.params, secret, enc, nonce));
+    return new ResponseCipher(this.aead, deriveResponseKeys({ extract: (h, salt, ikm) => platform().hkdfExtract(h, salt, ikm), expand: (h, prk, info, n) => platform().hkdfExpand(h, prk, info, n) }, this.hash, this.params, secret, enc, nonce));
   }
 
   private async openResponse(ctx: SenderContext, enc: Uint8Array, res: Uint8Array): Promise<Uint8Array> {

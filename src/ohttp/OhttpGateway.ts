@@ -27,7 +27,12 @@ import {
   requestHeader,
   requestInfo,
 } from "./labels.js";
-import { deriveResponseKeys, ResponseCipher, type ResponseKeyMaterial } from "./ResponseCipher.js";
+import { deriveResponseKeys, ResponseCipher, type ResponseKdf, type ResponseKeyMaterial } from "./ResponseCipher.js";
+import { hkdfExpand, hkdfExtract } from "../hpke/NodeHkdf.js";
+
+const HASH_SIZE = { sha256: 32, sha384: 48, sha512: 64 } as const;
+/** HKDF on node:crypto for response keys: the gateway's hot path. */
+const NODE_KDF: ResponseKdf = { extract: hkdfExtract, expand: (hash, prk, info, length) => hkdfExpand(hash, HASH_SIZE[hash], prk, info, length) };
 
 export interface DecapsulatedRequest {
   readonly keyId: number;
@@ -224,7 +229,7 @@ export class GatewayExchange implements DecapsulatedRequest, DecapsulatedChunked
     const { alg } = this;
     const label = this.chunked ? LABEL_CHUNKED_RESPONSE : LABEL_RESPONSE;
     const secret = new Uint8Array(await this.ctx.export(label, alg.entropyLen));
-    return { secret, ...deriveResponseKeys(alg.hash, alg.hashSize, alg.params, secret, this.enc, responseNonce) };
+    return { secret, ...deriveResponseKeys(NODE_KDF, alg.hash, alg.params, secret, this.enc, responseNonce) };
   }
 
   async encapsulateResponse(response: Uint8Array | readonly Uint8Array[], chunkSize: number = DEFAULT_CHUNK_SIZE): Promise<Uint8Array> {

@@ -1,6 +1,7 @@
 // HPKE algorithm parameters that the OHTTP wire formats depend on (RFC 9180 s7).
-import type { NodeHashName } from "../hpke/NodeHkdf.js";
-import { SUPPORTED_AEAD_IDS, SUPPORTED_KDF_IDS, SUPPORTED_KEM_IDS } from "../hpke/suites.js";
+import { SUPPORTED_AEAD_IDS, SUPPORTED_KDF_IDS, SUPPORTED_KEM_IDS } from "../hpke/referenceSuites.js";
+
+type NodeHashName = "sha256" | "sha384" | "sha512";
 import type { SymmetricAlgorithm } from "./KeyConfig.js";
 
 export const KEM_X25519_HKDF_SHA256 = 0x0020;

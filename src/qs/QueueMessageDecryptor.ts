@@ -5,7 +5,7 @@
 import { QueueDecryptionError } from "../protocol/QsErrors.js";
 import type { QueueMessage } from "../protocol/QsResponse.js";
 import { QueuedMessage } from "../protocol/QueuedMessage.js";
-import { CHAIN_KEY_LENGTH, initialChainKey, messageKey, nextChainKey, openWithKey } from "./QueueChain.js";
+import { CHAIN_KEY_LENGTH, initialChainKey, messageKey, nextChainKey, openWithKey } from "./QueueKeySchedule.js";
 
 /** What a client persists per queue: chain_position. */
 export interface QueueKeyState {

@@ -2,24 +2,47 @@
 // sends (transport-independent: the caller carries the bytes, through OHTTP in this project).
 // A fresh 16-byte nonce and the current time go into every request, so each signature is used
 // once and only for the operation and queue it names.
-import { randomBytes } from "node:crypto";
+import { platform } from "../platform/current.js";
+import { signWithLabel } from "../platform/signWithLabel.js";
 import { INITIAL_SECRET_LENGTH, QS_PROTOCOL_VERSION, QS_REQUEST_SIGNATURE_LABEL, QsRequestType, REQUEST_NONCE_LENGTH } from "../protocol/QsConstants.js";
 import { QsRequest, type QsRequestBody } from "../protocol/QsRequest.js";
-import { Ed25519SigningKey } from "./Ed25519SigningKey.js";
+
+/** What a queue owner signs with (Ed25519SigningKey on the server side fits it too). */
+export interface QueueOwnerKey {
+  readonly publicKey: Uint8Array;
+  signWithLabel(label: string, content: Uint8Array): Uint8Array;
+}
+
+/** An owner key on the active platform (no node: import: clients in browsers use it). */
+export class PlatformOwnerKey implements QueueOwnerKey {
+  private constructor(
+    private readonly privateKey: Uint8Array,
+    readonly publicKey: Uint8Array,
+  ) {}
+
+  static generate(): PlatformOwnerKey {
+    const k = platform().ed25519Generate();
+    return new PlatformOwnerKey(k.privateKey, k.publicKey);
+  }
+
+  signWithLabel(label: string, content: Uint8Array): Uint8Array {
+    return signWithLabel(this.privateKey, this.publicKey, label, content);
+  }
+}
 
 /** 32 fresh random bytes: the secret a client keeps to derive its queue's message keys. */
 export function newInitialSecret(): Uint8Array {
-  return new Uint8Array(randomBytes(INITIAL_SECRET_LENGTH));
+  return platform().randomBytes(INITIAL_SECRET_LENGTH);
 }
 
 export class QueueOwner {
   constructor(
-    readonly key: Ed25519SigningKey,
+    readonly key: QueueOwnerKey,
     private readonly now: () => number = Date.now,
   ) {}
 
   static generate(now?: () => number): QueueOwner {
-    return new QueueOwner(Ed25519SigningKey.generate(), now);
+    return new QueueOwner(PlatformOwnerKey.generate(), now);
   }
 
   get publicKey(): Uint8Array {
@@ -30,7 +53,7 @@ export class QueueOwner {
   sign(body: QsRequestBody, opts: { timestampMs?: number; nonce?: Uint8Array; version?: number } = {}): QsRequest {
     const version = opts.version ?? QS_PROTOCOL_VERSION;
     const timestampMs = opts.timestampMs ?? this.now();
-    const nonce = opts.nonce ?? new Uint8Array(randomBytes(REQUEST_NONCE_LENGTH));
+    const nonce = opts.nonce ?? platform().randomBytes(REQUEST_NONCE_LENGTH);
     const signature = this.key.signWithLabel(QS_REQUEST_SIGNATURE_LABEL, QsRequest.tbs(version, body, timestampMs, nonce));
     return new QsRequest(version, body, timestampMs, nonce, signature);
   }

@@ -15,15 +15,4 @@ export function referenceSuite() {
 }
 export const REFERENCE_INFO = te.encode(QUEUE_REFERENCE_HPKE_INFO);
 
-/**
- * For clients: seals `queueId` to the QS's queue-reference key. Call once per KeyPackage: every
- * call uses a fresh HPKE ephemeral key, so the bytes never repeat.
- */
-export async function sealQueueReference(qsPublicKey: Uint8Array, keyId: number, qsDomain: string, queueId: Uint8Array): Promise<Uint8Array> {
-  if (!Number.isInteger(keyId) || keyId < 0 || keyId > 255) throw new RangeError("key id must be a uint8");
-  checkDomain(qsDomain, "qs_domain");
-  const s = referenceSuite();
-  const recipientPublicKey = await s.kem.deserializePublicKey(qsPublicKey);
-  const { ct, enc } = await s.seal({ recipientPublicKey, info: REFERENCE_INFO }, new QueueReference(queueId).serialize(), te.encode(qsDomain));
-  return new SealedQueueReference(keyId, new Uint8Array(enc), new Uint8Array(ct)).serialize();
-}
+export { sealQueueReference } from "./sealQueueReference.js";

@@ -2,7 +2,7 @@
 // by generateKeyPairSync is exported while GC finalizes its generation job
 // (KeyObjectHandle::ExportJWK holds the key's mutex while allocating; ~KeyGenJob takes the same
 // mutex). Asking the generation job itself for JWK output avoids the export entirely.
-import { generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
 
 export interface PrivateJwk {
   kty: string;
@@ -30,4 +30,14 @@ export function generateJwk(kind: Kind): PrivateJwk {
 export function generateEd25519(): { publicKey: Uint8Array; privateKey: Uint8Array } {
   const jwk = generateJwk("ed25519");
   return { publicKey: new Uint8Array(Buffer.from(jwk.x, "base64url")), privateKey: new Uint8Array(Buffer.from(jwk.d, "base64url")) };
+}
+
+const PKCS8_ED25519_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
+
+/** The Ed25519 public key of a 32-byte seed (a key imported, not generated: safe to export). */
+export function ed25519PublicKeyOf(seed: Uint8Array): Uint8Array {
+  if (seed.length !== 32) throw new RangeError("an Ed25519 seed is 32 bytes");
+  const priv = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: "der", type: "pkcs8" });
+  const jwk = createPublicKey(priv).export({ format: "jwk" });
+  return new Uint8Array(Buffer.from(jwk.x as string, "base64url"));
 }

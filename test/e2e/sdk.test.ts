@@ -14,10 +14,10 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { MimiClient, MimiClientError, MimiUser, type MimiEvent, type MimiGroup, type ProviderLink } from "../../src/client/MimiClient.js";
 import { ObliviousHttpTransport, fetchKeyConfigs } from "../../src/client/ObliviousHttpTransport.js";
-import { createNodeFetch } from "../../src/client/nodeFetch.js";
 import { externalCommitInfoRequest, sendMessageRequest } from "../../src/client/dsMember.js";
 import { type RoleProcess, startRole } from "../../src/cli/processes.js";
-import { getNodeCiphersuiteImpl } from "../../src/mls/cryptoProvider.js";
+import { getCiphersuiteFromName, getCiphersuiteImpl } from "ts-mls";
+import { PortablePlatform, usePlatform } from "../../src/platform/index.js";
 import { DSResponseType } from "../../src/protocol/constants.js";
 import { DSErrorCode } from "../../src/protocol/errors.js";
 import { freePort, metric, startProvider } from "./fanoutKit.js";
@@ -67,7 +67,7 @@ describe("client SDK: three users with two clients each across two providers, ev
       procs.push(relay);
       stacks.set(p.domain, { domain: p.domain, provider: provider.url, admin, relay: relay.url, gatewayKeys: keys });
       const [config] = await fetchKeyConfigs(keys);
-      links.set(p.domain, { domain: p.domain, origin: provider.url, transport: new ObliviousHttpTransport({ relayUrl: `${relay.url}/`, keyConfig: config!, fetch: createNodeFetch() }) });
+      links.set(p.domain, { domain: p.domain, origin: provider.url, transport: new ObliviousHttpTransport({ relayUrl: `${relay.url}/`, keyConfig: config! }) });
     }
   });
   after(async () => {
@@ -78,7 +78,10 @@ describe("client SDK: three users with two clients each across two providers, ev
   });
 
   it("runs the whole product: connect, groups, Welcomes across providers, every operation, resync, removal, deletion", async () => {
-    const cs = await getNodeCiphersuiteImpl("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519");
+    // What a browser app runs: ts-mls's default (WebCrypto/noble) cipher suite and the portable
+    // platform for everything else.
+    usePlatform(PortablePlatform);
+    const cs = await getCiphersuiteImpl(getCiphersuiteFromName("MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519"));
     const providers = (domain: string) => {
       const l = links.get(domain);
       if (!l) throw new Error(`no provider configured for ${domain}`);
