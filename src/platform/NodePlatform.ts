@@ -11,6 +11,8 @@ import type { Platform } from "./Platform.js";
 
 const suites = new Map<string, CipherSuite>();
 const HASH_SIZE = { sha256: 32, sha384: 48, sha512: 64 } as const;
+/** a plain Uint8Array view of a Buffer (callers compare and serialise Uint8Arrays) */
+const plain = (b: Uint8Array) => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
 export const NodePlatform: Platform = {
   name: "node",
@@ -25,8 +27,8 @@ export const NodePlatform: Platform = {
     for (const p of parts) h.update(p);
     return new Uint8Array(h.digest());
   },
-  hkdfExtract: (hash, salt, ikm) => new Uint8Array(hkdfExtract(hash, salt, ikm)),
-  hkdfExpand: (hash, prk, info, length) => hkdfExpand(hash, HASH_SIZE[hash], prk, info, length),
+  hkdfExtract: (hash, salt, ikm) => plain(hkdfExtract(hash, salt, ikm)),
+  hkdfExpand: (hash, prk, info, length) => plain(hkdfExpand(hash, HASH_SIZE[hash], prk, info, length)),
   aes256GcmSeal(key, nonce, plaintext, aad) {
     const c = createCipheriv("aes-256-gcm", key, nonce);
     c.setAAD(aad);
