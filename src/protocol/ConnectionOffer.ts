@@ -24,6 +24,8 @@ import { TlsWriter } from "./tls.js";
 export const CONNECTION_OFFER_HPKE_INFO = "MIMI connection offer";
 const MAX_GROUP_ID_BYTES = 255;
 const MAX_URI_BYTES = 1024;
+const MAX_KEM_OUTPUT_BYTES = 256;
+const MAX_OFFER_CIPHERTEXT_BYTES = MAX_URI_BYTES + MAX_DOMAIN_BYTES + 512;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export class ConnectionOffer {
@@ -36,7 +38,10 @@ export class ConnectionOffer {
     checkDomain(hubDomain, "hub_domain");
     if (groupId.length === 0 || groupId.length > MAX_GROUP_ID_BYTES) throw new QsMalformedError("group_id has a bad length");
     if (earKey.length !== EAR_KEY_LENGTH) throw new QsMalformedError(`ear_key must be ${EAR_KEY_LENGTH} bytes`);
-    if (new TextEncoder().encode(initiatorUri).length > MAX_URI_BYTES) throw new QsMalformedError("initiator_uri is too long");
+    const uri = new TextEncoder().encode(initiatorUri);
+    if (uri.length > MAX_URI_BYTES) throw new QsMalformedError("initiator_uri is too long");
+    // a lone surrogate would not survive the UTF-8 round trip
+    if (utf8.decode(uri) !== initiatorUri) throw new QsMalformedError("initiator_uri is not well-formed Unicode");
   }
 
   serialize(): Uint8Array {
@@ -72,6 +77,8 @@ export class SealedConnectionOffer {
     readonly ciphertext: Uint8Array,
   ) {
     if (keyPackageRef.length === 0 || keyPackageRef.length > 64) throw new QsMalformedError("key_package_ref has a bad length");
+    if (kemOutput.length > MAX_KEM_OUTPUT_BYTES) throw new QsMalformedError("kem_output is too long");
+    if (ciphertext.length > MAX_OFFER_CIPHERTEXT_BYTES) throw new QsMalformedError("ciphertext is too long");
   }
 
   serialize(): Uint8Array {
@@ -79,6 +86,6 @@ export class SealedConnectionOffer {
   }
 
   static deserialize(bytes: Uint8Array): SealedConnectionOffer {
-    return decodeQs(bytes, "SealedConnectionOffer", (r) => new SealedConnectionOffer(r.opaque("key_package_ref", 64), r.opaque("kem_output", 256), r.opaque("ciphertext", MAX_URI_BYTES + MAX_DOMAIN_BYTES + 512)));
+    return decodeQs(bytes, "SealedConnectionOffer", (r) => new SealedConnectionOffer(r.opaque("key_package_ref", 64), r.opaque("kem_output", MAX_KEM_OUTPUT_BYTES), r.opaque("ciphertext", MAX_OFFER_CIPHERTEXT_BYTES)));
   }
 }

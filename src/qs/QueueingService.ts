@@ -140,6 +140,8 @@ export class QueueingService {
   #maintenance: NodeJS.Timeout | undefined;
   /** per queue: connection offers accepted in the current window */
   readonly #offerWindows = new Map<string, { startMs: number; count: number }>();
+  /** ids of offers accepted recently, so their retries are not counted against the cap */
+  readonly #recentOffers = new Set<string>();
 
   constructor(opts: QueueingServiceOptions) {
     this.store = opts.store;
@@ -377,23 +379,40 @@ export class QueueingService {
     }
     const now = this.#now();
     const messageId = createHash("sha256").update(CONNECTION_OFFER_ID_LABEL).update(req.sealedOffer).digest();
+    const idHex = hex(messageId);
     const key = hex(queueId);
-    const window = this.#offerWindows.get(key);
-    const fresh = window === undefined || window.startMs + this.limits.connectionOfferWindowMs <= now;
-    if (!fresh && window.count >= this.limits.maxConnectionOffersPerWindow) throw new LimitExceededError("too many connection offers for this queue; try later");
-    const plaintext = new QueuedMessage(req.sealedOffer, undefined, now, this.domain, QueuedContentType.connection_offer).serialize();
-    const [o] = await this.store.enqueue([{ queueId, messageId }], (_i, qid, seq, chainKey) => sealWithChain(chainKey, qid, seq, plaintext), {
-      dedupExpiresAtMs: Math.floor(now / this.limits.connectionOfferWindowMs) * this.limits.connectionOfferWindowMs + 2 * this.limits.connectionOfferWindowMs,
-      maxQueueLength: this.limits.maxQueueLength,
-      nowMs: now,
-    });
-    if (o === undefined || o.status === "unknown_queue") return QueueingServiceResponse.invalid_client_queue_information;
-    if (o.status === "queue_full") return QueueingServiceResponse.queue_full;
-    if (o.status === "enqueued") {
-      if (fresh) {
+    // A retry of an offer already accepted is never counted (the store deduplicates it); a new
+    // offer takes a slot of this queue's window before the first await, so concurrent requests
+    // cannot all see a fresh window, and gives it back unless it was enqueued.
+    const retry = this.#recentOffers.has(idHex);
+    let window: { startMs: number; count: number } | undefined;
+    if (!retry) {
+      window = this.#offerWindows.get(key);
+      if (window === undefined || window.startMs + this.limits.connectionOfferWindowMs <= now) {
         if (this.#offerWindows.size >= this.limits.maxWaiters) this.#offerWindows.clear(); // bounded memory; a reset only relaxes the cap
-        this.#offerWindows.set(key, { startMs: now, count: 1 });
-      } else window.count++;
+        window = { startMs: now, count: 0 };
+        this.#offerWindows.set(key, window);
+      }
+      if (window.count >= this.limits.maxConnectionOffersPerWindow) throw new LimitExceededError("too many connection offers for this queue; try later");
+      window.count++;
+    }
+    let status: string | undefined;
+    try {
+      const plaintext = new QueuedMessage(req.sealedOffer, undefined, now, this.domain, QueuedContentType.connection_offer).serialize();
+      const [o] = await this.store.enqueue([{ queueId, messageId }], (_i, qid, seq, chainKey) => sealWithChain(chainKey, qid, seq, plaintext), {
+        dedupExpiresAtMs: Math.floor(now / this.limits.connectionOfferWindowMs) * this.limits.connectionOfferWindowMs + 2 * this.limits.connectionOfferWindowMs,
+        maxQueueLength: this.limits.maxQueueLength,
+        nowMs: now,
+      });
+      status = o?.status;
+    } finally {
+      if (window !== undefined && status !== "enqueued") window.count--;
+    }
+    if (status === undefined || status === "unknown_queue") return QueueingServiceResponse.invalid_client_queue_information;
+    if (status === "queue_full") return QueueingServiceResponse.queue_full;
+    if (status === "enqueued") {
+      if (this.#recentOffers.size >= this.limits.replayCacheSize) this.#recentOffers.clear(); // the store still deduplicates
+      this.#recentOffers.add(idHex);
       this.#waiters.notify(key);
     }
     return QueueingServiceResponse.ok;
