@@ -13,6 +13,11 @@ export class LruCache<K, V> {
     return v;
   }
 
+  /** The value without making it the most recent. */
+  peek(key: K): V | undefined {
+    return this.#map.get(key);
+  }
+
   set(key: K, value: V): void {
     if (this.capacity === 0) return;
     this.#map.delete(key);

@@ -1,11 +1,12 @@
 // The ratchet's fast implementation equals the schedule written in QueueChain.ts's header,
 // computed here the plain way (HKDF-Expand over the TLS-encoded Info).
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
+import { createDecipheriv, randomBytes } from "node:crypto";
 import { describe, it } from "node:test";
 import { hkdfExpand } from "../../src/hpke/NodeHkdf.js";
 import { TlsWriter } from "../../src/protocol/tls.js";
 import { initialChainKey, messageAad, messageKey, nextChainKey, openWithKey, sealWithChain } from "../../src/qs/QueueChain.js";
+import * as reference from "../../src/qs/QueueKeySchedule.js";
 
 const enc = new TextEncoder();
 const info = (l: string, q: Uint8Array, n: bigint) => new TlsWriter().opaque(enc.encode(`MIMI QS ${l}`)).opaque(q).u64(n).finish();
@@ -29,5 +30,56 @@ describe("queue key ratchet (QueueChain.ts schedule)", () => {
       assert.equal(hex(sealed.nextChainKey), hex(nextChainKey(chain, q, n)));
       assert.equal(new TextDecoder().decode(openWithKey(messageKey(chain, q, n), q, n, sealed.ciphertext)), `m${t}`);
     }
+  });
+
+  it("queue ids of every length 1..80 and sequence numbers up to 2^64 - 1 (one-block and two-block HMAC inputs, 1- and 2-byte length prefixes)", () => {
+    const seqs = [0n, 1n, 255n, 1n << 32n, (1n << 64n) - 1n];
+    for (let len = 1; len <= 80; len++) {
+      const q = randomBytes(len);
+      const secret = randomBytes(32);
+      const chain = initialChainKey(secret, q);
+      assert.equal(hex(chain), hex(expand(secret, info("chain init", q, 0n), 32)), `length ${len}`);
+      for (const n of seqs) {
+        const mk = messageKey(chain, q, n);
+        assert.equal(hex(mk.key), hex(expand(chain, info("message key", q, n), 32)));
+        assert.equal(hex(mk.nonce), hex(expand(chain, info("message nonce", q, n), 12)));
+        const sealed = sealWithChain(chain, q, n, enc.encode("x"));
+        assert.equal(hex(sealed.nextChainKey), hex(expand(chain, info("chain", q, n), 32)));
+        // the ciphertext is AES-256-GCM under (key_n, nonce_n) with the documented AAD
+        const d = createDecipheriv("aes-256-gcm", mk.key, mk.nonce);
+        d.setAAD(new TlsWriter().opaque(enc.encode("MIMI QS message")).opaque(q).u64(n).finish());
+        d.setAuthTag(sealed.ciphertext.subarray(sealed.ciphertext.length - 16));
+        assert.equal(Buffer.concat([d.update(sealed.ciphertext.subarray(0, sealed.ciphertext.length - 16)), d.final()]).toString(), "x");
+      }
+    }
+  });
+
+  it("the QS's sealWithChain and the owner's QueueKeySchedule (what the client decryptor runs) agree byte for byte", () => {
+    for (let len = 1; len <= 70; len += 3) {
+      const q = randomBytes(len);
+      const secret = randomBytes(32);
+      let chain = initialChainKey(secret, q);
+      assert.equal(hex(chain), hex(reference.initialChainKey(secret, q)));
+      for (let n = 0n; n < 4n; n++) {
+        const pt = randomBytes(Number(n) * 40);
+        const mine = sealWithChain(chain, q, n, pt);
+        const theirs = reference.sealWithKeySchedule(chain, q, n, pt);
+        assert.equal(hex(mine.ciphertext), hex(theirs.ciphertext), `queue id length ${len}, message ${n}`);
+        assert.equal(hex(mine.nextChainKey), hex(theirs.nextChainKey));
+        assert.equal(hex(reference.openWithKey(reference.messageKey(chain, q, n), q, n, mine.ciphertext)), hex(pt));
+        chain = mine.nextChainKey;
+      }
+    }
+  });
+
+  it("a sequence number that is not a uint64 is refused", () => {
+    const chain = randomBytes(32);
+    const q = randomBytes(16);
+    for (const bad of [-1n, 1n << 64n]) {
+      assert.throws(() => sealWithChain(chain, q, bad, enc.encode("x")), RangeError);
+      assert.throws(() => nextChainKey(chain, q, bad), RangeError);
+      assert.throws(() => messageKey(chain, q, bad), RangeError);
+    }
+    assert.throws(() => sealWithChain(randomBytes(31), q, 0n, enc.encode("x")), RangeError);
   });
 });

@@ -214,6 +214,71 @@ describe("store lifecycle", () => {
     }
   });
 
+  it("a head read outside the queue lock never caches a stale head (no sequence number or chain key twice)", async () => {
+    const t = await tempDir();
+    const db = new Level<Uint8Array, Uint8Array>(t.dir, { keyEncoding: "view", valueEncoding: "view" });
+    await db.open();
+    const s = LevelQueueStore.fromDb(db, "race", { headCacheSize: 1 });
+    try {
+      const q = rb(16);
+      await s.createQueue(q, rb(32), rb(32));
+      assert.deepEqual(await s.enqueue([{ queueId: q, messageId: rb(32) }], sealer(() => "first"), OPTS), [{ status: "enqueued", seq: 0n }]);
+      await s.createQueue(rb(16), rb(32), rb(32)); // evicts q's head from the one-entry cache
+      // getHead's read of q (nextSeq 1) is held back until an enqueue to q has written seq 1
+      const getMany = db.getMany.bind(db);
+      let open!: () => void;
+      const gate = new Promise<void>((r) => (open = r));
+      let held = false;
+      db.getMany = (async (keys: Uint8Array[]) => {
+        if (held) return getMany(keys);
+        held = true;
+        const v = await getMany(keys);
+        await gate;
+        return v;
+      }) as typeof db.getMany;
+      const stale = s.getHead(q);
+      assert.deepEqual(await s.enqueue([{ queueId: q, messageId: rb(32) }], sealer(() => "second"), OPTS), [{ status: "enqueued", seq: 1n }]);
+      open();
+      assert.equal((await stale)!.nextSeq, 1n, "the read predates the write");
+      db.getMany = getMany;
+      assert.deepEqual(await s.enqueue([{ queueId: q, messageId: rb(32) }], sealer(() => "third"), OPTS), [{ status: "enqueued", seq: 2n }]);
+      const f = (await s.fetch(q, 0n, 10, 1 << 20))!;
+      assert.deepEqual(f.messages.map((m) => td.decode(m.ciphertext)), ["first@0", "second@1", "third@2"]);
+    } finally {
+      await s.close();
+      await db.close();
+      await t.cleanup();
+    }
+  });
+
+  it("with a 'write' listener on the shared database every operation it sees is intact (no reused scratch arrays)", async () => {
+    const t = await tempDir();
+    const db = new Level<Uint8Array, Uint8Array>(t.dir, { keyEncoding: "view", valueEncoding: "view" });
+    await db.open();
+    const s = LevelQueueStore.fromDb(db, "listened");
+    try {
+      const qs = [rb(16), rb(16), rb(16)];
+      for (const q of qs) await s.createQueue(q, rb(32), rb(32));
+      const seen: { key: Uint8Array; value?: Uint8Array }[][] = [];
+      db.on("write", (ops: { key: Uint8Array; value?: Uint8Array }[]) => seen.push(ops.map((o) => ({ key: Uint8Array.from(o.key), value: o.value && Uint8Array.from(o.value) }))));
+      const m = rb(32);
+      const out = await s.enqueue(qs.map((queueId) => ({ queueId, messageId: m })), sealer((i) => `to${i}`), OPTS);
+      assert.deepEqual(out.map((o) => o.status), ["enqueued", "enqueued", "enqueued"]);
+      const ops = seen.flat();
+      assert.equal(ops.length, 3 + 3 + 1, "three messages, three heads, one dedup record");
+      assert.equal(new Set(ops.map((o) => Buffer.from(o.key).toString("hex"))).size, ops.length, "every key distinct");
+      for (const [i, q] of qs.entries()) {
+        const f = (await s.fetch(q, 0n, 10, 1 << 20))!;
+        assert.deepEqual(f.messages.map((x) => td.decode(x.ciphertext)), [`to${i}@0`]);
+        assert.equal(f.head.nextSeq, 1n);
+      }
+    } finally {
+      await s.close();
+      await db.close();
+      await t.cleanup();
+    }
+  });
+
   it("KeyLocks serialize overlapping key sets without deadlock and leave no entries", async () => {
     const locks = new KeyLocks();
     const holders = new Map<string, number>();
@@ -227,7 +292,7 @@ describe("store lifecycle", () => {
         for (const k of new Set(keys)) holders.set(k, holders.get(k)! - 1);
         ran++;
       });
-    // opposite acquisition orders would deadlock without sorting
+    // opposite orders would deadlock if keys were taken one at a time in the order given
     await Promise.all(Array.from({ length: 40 }, (_, i) => job(i % 2 ? ["x", "y", "z"] : ["z", "y", "x", "x"]).then(() => job([`solo${i}`, "y"]))));
     assert.equal(ran, 80);
     assert.equal(maxSeen, 1, "never two holders of one key");
