@@ -11,7 +11,7 @@
 // proposals (including the DS's own Remove proposals), application messages, Welcomes (joined
 // automatically) and connection offers (joined by external commit).
 import type { CiphersuiteImpl, ClientState, GroupInfo, KeyPackage, PrivateKeyPackage, Proposal, RatchetTree } from "ts-mls";
-import { acceptAll, emptyPskIndex, joinGroup, processMessage } from "ts-mls";
+import { acceptAll, ciphersuites, emptyPskIndex, joinGroup, processMessage } from "ts-mls";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { openJoinerKey } from "./groupKey.js";
 import { rbacExtension } from "../protocol/rbac.js";
@@ -275,7 +275,7 @@ export class MimiClient {
    * or the user). Clients without usable KeyPackages are skipped; none at all is an error.
    */
   async claimKeyPackages(target: { domain: string; userId: string; token: Uint8Array }, pool: "group" | "connection", opts: { lastResort?: boolean } = {}): Promise<KeyPackage[]> {
-    const suite = this.cs.name === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519" ? 1 : 3;
+    const suite = ciphersuites[this.cs.name];
     const body = keyPackageTransaction([{ userId: new TextEncoder().encode(target.userId), token: target.token }], suite, opts.lastResort ?? false);
     const res = KeyPackageTransactionResponse.deserialize(await this.post(target.domain, pool === "group" ? "/group_key_packages" : "/connection_key_packages", body));
     if (res.status !== KeyPackageStatus.ok) throw new MimiClientError(`KeyPackage request refused: ${KeyPackageStatus[res.status]}`);

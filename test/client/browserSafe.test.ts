@@ -31,6 +31,11 @@ function importGraph(entry: string): { files: string[]; bad: string[] } {
         bad.push(`${relative(root, file)} -> ${spec}`);
       }
     }
+    // Node globals are as Node-only as its modules
+    src.split("\n").forEach((line, i) => {
+      if (/^\s*\/\//.test(line)) return;
+      if (/\bBuffer\.|\bprocess\.(env|versions|hrtime|nextTick)|\brequire\(/.test(line)) bad.push(`${relative(root, file)}:${i + 1} uses a Node global`);
+    });
     // dynamic imports count too
     for (const m of src.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g)) if (m[1]!.startsWith("node:")) bad.push(`${relative(root, file)} -> ${m[1]}`);
   };
@@ -49,5 +54,7 @@ describe("the client SDK is browser-safe (its import graph has no Node built-ins
   it("the check has teeth: the Node platform and the server are caught", () => {
     assert.ok(importGraph("src/platform/NodePlatform.ts").bad.some((b) => b.endsWith("node:crypto")));
     assert.ok(importGraph("src/server/Provider.ts").bad.length > 0);
+    assert.ok(importGraph("src/client/nodeFetch.ts").bad.some((b) => b.endsWith("node:http")));
+    assert.ok(importGraph("src/util/keygen.ts").bad.some((b) => b.includes("uses a Node global")), "Buffer use is caught");
   });
 });
