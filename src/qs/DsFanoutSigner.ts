@@ -46,7 +46,20 @@ export interface DsFanoutSignerOptions {
 export interface PlannedFanout {
   readonly qsDomain: string;
   readonly request: DSFanoutRequest;
+  /** the plan items of the request's first recipients, in order */
   readonly itemIndexes: readonly number[];
+  /** dummy recipients after them (recipient-count padding) */
+  readonly padding: number;
+}
+
+/**
+ * The padded recipient count for a request to another provider: the next power of two, at
+ * least 4, so the provider-to-provider link (and its TLS lengths) shows only a size bucket.
+ */
+export function recipientBucket(n: number): number {
+  let b = 4;
+  while (b < n) b *= 2;
+  return b;
 }
 
 export interface FanoutBatch {
@@ -132,7 +145,17 @@ export class DsFanoutSigner {
    * Turns a fanout plan into signed requests: one per (QS domain, message), split at
    * maxRecipientsPerRequest; each distinct message gets one random message_id.
    */
-  buildRequests(items: readonly FanoutItemLike[], opts: { hubTimestampMs?: number } = {}): FanoutBatch {
+  buildRequests(
+    items: readonly FanoutItemLike[],
+    opts: {
+      hubTimestampMs?: number;
+      /**
+       * the recipient count a request to `qsDomain` with `n` real recipients is padded to (dummy
+       * references of the real length, which the QS refuses and the DS ignores); default: n
+       */
+      padRecipients?: (qsDomain: string, n: number) => number;
+    } = {},
+  ): FanoutBatch {
     const hubTimestampMs = opts.hubTimestampMs ?? this.#now();
     const invalidItems: number[] = [];
     // Messages are grouped by identity first (a plan shares one array), then by content.
@@ -173,8 +196,15 @@ export class DsFanoutSigner {
           const sealedReference = decodeClientQueueConfig(it.queueConfig).sealedReference;
           return it.sealedJoinerKey === undefined ? { sealedReference } : { sealedReference, sealedJoinerKey: it.sealedJoinerKey };
         });
+        // Padding stays within the request limits (count, and expanded size at the QS).
+        const perRecipient = grp.message.length + 64;
+        const cap = Math.min(this.#maxRecipients, Math.max(recipients.length, Math.floor(this.#maxExpanded / perRecipient)));
+        const target = Math.min(cap, Math.max(recipients.length, opts.padRecipients?.(grp.qsDomain, recipients.length) ?? recipients.length));
+        const refLength = recipients[0]!.sealedReference.length;
+        const padding = target - recipients.length;
+        for (let d = 0; d < padding; d++) recipients.push({ sealedReference: new Uint8Array(randomBytes(refLength)) });
         const request = this.sign({ messageId: messageIds.get(grp.messageKey)!, recipients, message: grp.message, hubTimestampMs });
-        requests.push({ qsDomain: grp.qsDomain, request, itemIndexes: chunk });
+        requests.push({ qsDomain: grp.qsDomain, request, itemIndexes: chunk, padding });
         chunk = [];
         bytes = 0;
       };
@@ -198,9 +228,10 @@ export class DsFanoutSigner {
 export function fanoutOutcome(planned: PlannedFanout, response: DSFanoutResponse): { delivered: number[]; invalid: number[]; retry: number[]; error?: number } {
   if (response.body.type === DSFanoutResponseType.error) return { delivered: [], invalid: [], retry: [...planned.itemIndexes], error: response.body.code };
   const results = response.body.results;
-  if (results.length !== planned.itemIndexes.length) throw new QsMalformedError("DSFanoutResponse has a different number of results than recipients");
+  if (results.length !== planned.itemIndexes.length + (planned.padding ?? 0)) throw new QsMalformedError("DSFanoutResponse has a different number of results than recipients");
   const out = { delivered: [] as number[], invalid: [] as number[], retry: [] as number[] };
-  results.forEach((s, i) => {
+  // results past the real recipients answer the padding dummies: refused by design, ignored
+  results.slice(0, planned.itemIndexes.length).forEach((s, i) => {
     const item = planned.itemIndexes[i]!;
     if (s === QueueingServiceResponse.ok) out.delivered.push(item);
     else if (s === QueueingServiceResponse.invalid_client_queue_information) out.invalid.push(item);

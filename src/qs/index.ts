@@ -9,6 +9,7 @@ export { initialChainKey, nextChainKey, messageKey, messageAad, sealWithChain, o
 export { Ed25519SigningKey } from "./Ed25519SigningKey.js";
 export {
   DsFanoutSigner,
+  recipientBucket,
   fanoutOutcome,
   type DsFanoutSignerOptions,
   type DsSigningKeyRecord,

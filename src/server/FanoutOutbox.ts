@@ -46,6 +46,7 @@ type AnyLevel = AbstractLevel<any, any, any>;
 
 const SYNC: BatchOptions<Bytes, Bytes> = { sync: true };
 const RECORD_FORMAT = 1;
+const RECORD_FORMAT_PADDED = 2;
 const KEY_LEN = 16;
 const MAX_DOMAIN_BYTES = 255;
 const PURGE_SUFFIX = ".purged-";
@@ -86,6 +87,8 @@ export interface OutboxSubmission {
   readonly hubTimestampMs: number;
   /** how many recipients it names (checked against the QS's answer) */
   readonly recipients: number;
+  /** how many of them, at the end, are dummies that pad the count (their refusals mean nothing) */
+  readonly padding?: number;
 }
 
 /** What became of a submission by the time submit() resolves. */
@@ -108,6 +111,8 @@ interface Entry {
   readonly domain: string;
   readonly hubTimestampMs: number;
   readonly recipients: number;
+  /** dummy recipients at the end of the request */
+  readonly padding: number;
   /** recipient indexes whose refusal was already reported (inline) or counted */
   readonly reported: Set<number>;
   partialFailures: number;
@@ -134,28 +139,39 @@ type Attempt =
 
 const hex = (b: Bytes) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString("hex");
 
+// Record formats: 1 = [1][hub ts u64][recipients u32][domain len u8][domain][request];
+// 2 = the same with [padding u32] after recipients (written only when the request is padded).
 function encodeRecord(s: OutboxSubmission, domain: Bytes): Bytes {
-  const out = new Uint8Array(1 + 8 + 4 + 1 + domain.length + s.request.length);
+  const padded = (s.padding ?? 0) > 0;
+  const head = padded ? 18 : 14;
+  const out = new Uint8Array(head + domain.length + s.request.length);
   const dv = new DataView(out.buffer);
-  out[0] = RECORD_FORMAT;
+  out[0] = padded ? RECORD_FORMAT_PADDED : RECORD_FORMAT;
   dv.setBigUint64(1, BigInt(s.hubTimestampMs));
   dv.setUint32(9, s.recipients);
-  out[13] = domain.length;
-  out.set(domain, 14);
-  out.set(s.request, 14 + domain.length);
+  if (padded) dv.setUint32(13, s.padding!);
+  out[head - 1] = domain.length;
+  out.set(domain, head);
+  out.set(s.request, head + domain.length);
   return out;
 }
 
-function decodeRecord(v: Bytes): { hubTimestampMs: number; recipients: number; domain: string; request: Bytes } {
-  if (v.length < 14 || v[0] !== RECORD_FORMAT) throw new CorruptRecordError("outbox entry");
+function decodeRecord(v: Bytes): { hubTimestampMs: number; recipients: number; padding: number; domain: string; request: Bytes } {
+  const padded = v[0] === RECORD_FORMAT_PADDED;
+  const head = padded ? 18 : 14;
+  if (v.length < head || (v[0] !== RECORD_FORMAT && !padded)) throw new CorruptRecordError("outbox entry");
   const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
-  const n = v[13]!;
-  if (v.length < 14 + n + 1) throw new CorruptRecordError("outbox entry");
+  const n = v[head - 1]!;
+  if (v.length < head + n + 1) throw new CorruptRecordError("outbox entry");
+  const recipients = dv.getUint32(9);
+  const padding = padded ? dv.getUint32(13) : 0;
+  if (padding >= recipients) throw new CorruptRecordError("outbox entry");
   return {
     hubTimestampMs: Number(dv.getBigUint64(1)),
-    recipients: dv.getUint32(9),
-    domain: new TextDecoder("utf-8", { fatal: true }).decode(v.subarray(14, 14 + n)),
-    request: v.subarray(14 + n),
+    recipients,
+    padding,
+    domain: new TextDecoder("utf-8", { fatal: true }).decode(v.subarray(head, head + n)),
+    request: v.subarray(head + n),
   };
 }
 
@@ -328,9 +344,11 @@ export class FanoutOutbox {
       if (!(s.request instanceof Uint8Array) || s.request.length === 0) throw new StoreInputError("empty fanout request");
       if (!Number.isSafeInteger(s.hubTimestampMs) || s.hubTimestampMs < 0) throw new StoreInputError("invalid hub timestamp");
       if (!Number.isInteger(s.recipients) || s.recipients < 1 || s.recipients > 0xffffffff) throw new StoreInputError("invalid recipient count");
+      const padding = s.padding ?? 0;
+      if (!Number.isInteger(padding) || padding < 0 || padding >= s.recipients) throw new StoreInputError("invalid padding count");
       const key = this.#newKey();
       ops.push({ type: "put", key, value: encodeRecord(s, domain) });
-      entries.push({ key, id: hex(key), domain: s.qsDomain, hubTimestampMs: s.hubTimestampMs, recipients: s.recipients, reported: new Set(), partialFailures: 0 });
+      entries.push({ key, id: hex(key), domain: s.qsDomain, hubTimestampMs: s.hubTimestampMs, recipients: s.recipients, padding, reported: new Set(), partialFailures: 0 });
     }
     try {
       await this.#db.batch(ops, SYNC);
@@ -499,8 +517,9 @@ export class FanoutOutbox {
 
   async #answered(e: Entry, r: Extract<Attempt, { kind: "answered" }>, inline: boolean): Promise<void> {
     let late = 0;
+    const real = e.recipients - e.padding; // dummies are refused by design
     r.response.body.results.forEach((s, i) => {
-      if (s !== QueueingServiceResponse.invalid_client_queue_information || e.reported.has(i)) return;
+      if (i >= real || s !== QueueingServiceResponse.invalid_client_queue_information || e.reported.has(i)) return;
       e.reported.add(i);
       if (!inline) late++;
     });
@@ -601,7 +620,7 @@ export class FanoutOutbox {
         corrupt.push(k);
         continue;
       }
-      const e: Entry = { key: Uint8Array.from(k), id: hex(k), domain: r.domain, hubTimestampMs: r.hubTimestampMs, recipients: r.recipients, reported: new Set(), partialFailures: 0 };
+      const e: Entry = { key: Uint8Array.from(k), id: hex(k), domain: r.domain, hubTimestampMs: r.hubTimestampMs, recipients: r.recipients, padding: r.padding, reported: new Set(), partialFailures: 0 };
       this.#live.set(e.id, e);
       this.#lane(e.domain).entries.push(e);
       n++;

@@ -11,6 +11,7 @@ import { DSFanoutResponse } from "../protocol/DSFanoutResponse.js";
 import { DSFanoutResponseType } from "../protocol/QsConstants.js";
 import {
   DsFanoutSigner,
+  recipientBucket,
   fanoutOutcome,
   type PlannedFanout,
   HttpVerificationKeyResolver,
@@ -134,7 +135,9 @@ export async function createQsWiring(o: QsWiringOptions): Promise<QsWiring> {
     async deliver(items: FanoutItem[], ctx) {
       const rejected: FanoutItem[] = [];
       let undelivered = 0;
-      const batch = signer.buildRequests(items);
+      // Requests to other providers carry a padded recipient count (SECURITY.md, "What the DS
+      // learns from fanout"); the in-process QS needs none.
+      const batch = signer.buildRequests(items, { padRecipients: (d, n) => (d === o.domain ? n : recipientBucket(n)) });
       for (const i of batch.invalidItems) rejected.push(items[i]!);
       if (batch.invalidItems.length) o.logger.warn("fanout_undecodable_queue_config", { operation: ctx.operation, count: batch.invalidItems.length });
       const local: PlannedFanout[] = [];
@@ -157,7 +160,7 @@ export async function createQsWiring(o: QsWiringOptions): Promise<QsWiring> {
       const remoteDone = (async () => {
         if (remote.length === 0) return;
         const outcomes = await outbox.submit(
-          remote.map((p) => ({ qsDomain: p.qsDomain, request: p.request.serialize(), hubTimestampMs: p.request.hubTimestampMs, recipients: p.itemIndexes.length })),
+          remote.map((p) => ({ qsDomain: p.qsDomain, request: p.request.serialize(), hubTimestampMs: p.request.hubTimestampMs, recipients: p.request.recipients.length, padding: p.padding })),
         );
         outcomes.forEach((oc, j) => {
           if (oc.status !== "rejected" && oc.response !== undefined) take(remote[j]!, oc.response);

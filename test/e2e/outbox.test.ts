@@ -213,6 +213,30 @@ describe("fanout outbox (FanoutOutbox)", () => {
     assert.ok(log.lines.some((l) => l.event === "fanout_outbox_refused_after_retry" && l.level === "warn"));
   });
 
+  it("a padded request keeps its padding across a restart, and the dummies' refusals are never counted", async () => {
+    const padded = { ...sub("b.test", 4), padding: 2 };
+    const down = scripted(() => new Error("down"));
+    const ob1 = await open({ send: down.send });
+    const [o] = await ob1.submit([padded]);
+    assert.equal(o!.status, "pending");
+    await ob1.close();
+    // after the restart the peer answers: the two real recipients were delivered, the two dummies refused
+    const ob2 = await open({ send: async () => okAnswer(QueueingServiceResponse.ok, QueueingServiceResponse.ok, QueueingServiceResponse.invalid_client_queue_information, QueueingServiceResponse.invalid_client_queue_information) });
+    assert.equal(await ob2.idle(2000), true);
+    assert.equal(ob2.events.delivered, 1);
+    assert.equal(ob2.events.refused_after_retry ?? 0, 0, "dummy refusals are not member refusals");
+    assert.deepEqual(await stored(), []);
+    await ob2.close();
+    await assert.rejects(ob2.submit([{ ...sub("b.test"), padding: 1 }]), { name: "StoreClosedError" });
+  });
+
+  it("refuses a padding count that leaves no real recipient", async () => {
+    const ob = await open({ send: scripted(() => okAnswer(QueueingServiceResponse.ok)).send });
+    await assert.rejects(ob.submit([{ ...sub("b.test", 2), padding: 2 }]), { name: "StoreInputError" });
+    await assert.rejects(ob.submit([{ ...sub("b.test", 2), padding: -1 }]), { name: "StoreInputError" });
+    assert.deepEqual(await stored(), []);
+  });
+
   it("rejects bad submissions with a typed error and persists nothing", async () => {
     const ob = await open({ send: scripted(() => okAnswer(QueueingServiceResponse.ok)).send });
     await assert.rejects(ob.submit([{ qsDomain: "", request: Uint8Array.of(1), hubTimestampMs: 1, recipients: 1 }]), { name: "StoreInputError" });

@@ -16,6 +16,7 @@ import {
   DsFanoutSigner,
   Ed25519SigningKey,
   fanoutOutcome,
+  recipientBucket,
   HttpVerificationKeyResolver,
   LevelQueueStore,
   MemoryQueueStore,
@@ -103,6 +104,31 @@ describe("per-recipient answers in one atomic batch", () => {
     assert.deepEqual(texts(b, (await fetchAll(env, b)).messages), ["to all"]);
     const out = fanoutOutcome(batch.requests[0]!, res);
     assert.deepEqual(out, { delivered: [0, 2], invalid: [1, 3], retry: [] });
+  });
+
+  it("recipient-count padding: a padded request names a size bucket, the QS refuses the dummies and the DS ignores them", async () => {
+    assert.deepEqual([1, 2, 4, 5, 8, 9, 100].map(recipientBucket), [4, 4, 4, 8, 8, 16, 128]);
+    const env = makeEnv();
+    const [a, b, c] = [await createQueue(env), await createQueue(env), await createQueue(env)];
+    const cfgs = [await a.queueConfig(), await b.queueConfig(), await c.queueConfig()];
+    const batch = env.signer.buildRequests(cfgs.map((queueConfig) => ({ queueConfig, message: te.encode("padded") })), { padRecipients: (_d, n) => recipientBucket(n) });
+    const planned = batch.requests[0]!;
+    assert.equal(planned.request.recipients.length, 4);
+    assert.equal(planned.padding, 1);
+    assert.deepEqual(planned.itemIndexes, [0, 1, 2]);
+    const realLength = planned.request.recipients[0]!.sealedReference.length;
+    assert.ok(planned.request.recipients.every((r) => r.sealedReference.length === realLength && r.sealedJoinerKey === undefined), "dummies look like real references on the wire");
+    const res = await sendFanout(env.qs, planned.request);
+    assert.deepEqual(okResults(res), [0, 0, 0, 1], "the QS refuses only the dummy");
+    assert.deepEqual(fanoutOutcome(planned, res), { delivered: [0, 1, 2], invalid: [], retry: [] }, "no removal is proposed for a dummy");
+    for (const q of [a, b, c]) assert.deepEqual(texts(q, (await fetchAll(env, q)).messages), ["padded"]);
+    // without padding nothing changes, and padding never exceeds the request limits
+    const plain = env.signer.buildRequests(cfgs.map((queueConfig) => ({ queueConfig, message: te.encode("plain") })));
+    assert.equal(plain.requests[0]!.request.recipients.length, 3);
+    assert.equal(plain.requests[0]!.padding, 0);
+    const capped = env.signer.buildRequests(cfgs.map((queueConfig) => ({ queueConfig, message: te.encode("capped") })), { padRecipients: () => 1_000_000 });
+    assert.ok(capped.requests[0]!.request.recipients.length <= 1000);
+    assert.throws(() => fanoutOutcome({ ...planned, padding: 0 }, res), /different number of results/);
   });
 
   it("a full queue answers queue_full (transient) while the others are delivered", async () => {
