@@ -115,7 +115,7 @@ export async function runFanoutBench(opts: FanoutBenchOptions = {}): Promise<Fan
     // ---- enqueue vs raw put --------------------------------------------------------------
     const queues = await makeQueues(store, N);
     const plaintext = new QueuedMessage(new Uint8Array(randomBytes(MESSAGE_BYTES)), undefined, Date.now(), DS_DOMAIN).serialize();
-    const ctLen = plaintext.length + 16;
+    const ctLen = 12 + plaintext.length + 16; // nonce, ciphertext, tag
     const sealFs: MessageSealer = (_i, queueId, seq, chainKey) => sealWithChain(chainKey, queueId, seq, plaintext);
     // informational: the store's own work with a sealer that does no cryptography
     const fixedCt = new Uint8Array(randomBytes(ctLen));

@@ -3,16 +3,19 @@
 //
 //   chain_0      = HKDF-Expand(initial_secret, Info("chain init", queue_id, 0), 32)
 //   key_n        = HKDF-Expand(chain_n,        Info("message key", queue_id, n), 32)
-//   nonce_n      = HKDF-Expand(chain_n,        Info("message nonce", queue_id, n), 12)
 //   chain_{n+1}  = HKDF-Expand(chain_n,        Info("chain", queue_id, n), 32)
 //   Info(l, q, n) = opaque("MIMI QS " + l) || opaque(q) || uint64(n)
-//   ciphertext_n = AES-256-GCM(key_n, nonce_n, QueuedMessage, aad = opaque("MIMI QS message") || opaque(queue_id) || uint64(n))
+//   ciphertext_n = nonce (12 random bytes) || AES-256-GCM(key_n, nonce, QueuedMessage,
+//                  aad = opaque("MIMI QS message") || opaque(queue_id) || uint64(n))
 //
 // The QS holds only chain_n (n = the queue's next sequence number): it seals message n and
 // overwrites chain_n with chain_{n+1} in the same atomic write. HKDF is one-way, so chain_n
 // yields no earlier key. The owning client chose initial_secret and derives every key itself.
 // The initial secret (32 uniformly random bytes) is a valid HKDF PRK, so no Extract is needed.
-import { createCipheriv, createDecipheriv } from "node:crypto";
+// The nonce is random, not derived: if a batch fails after its seal (I/O error, crash), the next
+// fanout seals another message as number n under the same key_n, and a torn write-ahead-log
+// tail may keep the first ciphertext on disk; distinct random nonces keep GCM safe then.
+import { createCipheriv, createDecipheriv, randomFillSync } from "node:crypto";
 import { concatBytes } from "../codec/bytes.js";
 import { INITIAL_SECRET_LENGTH } from "../protocol/QsConstants.js";
 import { QueueDecryptionError } from "../protocol/QsErrors.js";
@@ -35,7 +38,6 @@ const opaqueLabel = (l: string) => new TlsWriter(48).opaque(enc.encode(`MIMI QS 
 const L_INIT = opaqueLabel("chain init");
 const L_CHAIN = opaqueLabel("chain");
 const L_KEY = opaqueLabel("message key");
-const L_NONCE = opaqueLabel("message nonce");
 const L_AAD = opaqueLabel("message");
 const ONE = Uint8Array.of(1);
 const U64_LIMIT = 1n << 64n;
@@ -86,7 +88,6 @@ class InfoBlock {
   }
 }
 const B_KEY = new InfoBlock(L_KEY);
-const B_NONCE = new InfoBlock(L_NONCE);
 const B_CHAIN = new InfoBlock(L_CHAIN);
 const B_INIT = new InfoBlock(L_INIT);
 /** the scratch AAD of the last queue id length seen: the cipher needs an array of the exact length */
@@ -130,11 +131,12 @@ export function nextChainKey(chainKey: Uint8Array, queueId: Uint8Array, seq: big
 
 export interface MessageKey {
   readonly key: Uint8Array;
-  readonly nonce: Uint8Array;
 }
 
+export const NONCE_LENGTH = 12;
+
 export function messageKey(chainKey: Uint8Array, queueId: Uint8Array, seq: bigint): MessageKey {
-  return { key: derive(chainKey, B_KEY, queueId, seq, 32), nonce: derive(chainKey, B_NONCE, queueId, seq, 12) };
+  return { key: derive(chainKey, B_KEY, queueId, seq, 32) };
 }
 
 export function messageAad(queueId: Uint8Array, seq: bigint): Uint8Array {
@@ -167,15 +169,15 @@ export function sealWithChain(chainKey: Uint8Array, queueId: Uint8Array, seq: bi
   try {
     mac.setKey(chainKey);
     expandInto(keyBuf, 32, B_KEY, queueId, seq);
-    expandInto(nonceBuf, 12, B_NONCE, queueId, seq);
     expandInto(next, CHAIN_KEY_LENGTH, B_CHAIN, queueId, seq);
+    randomFillSync(nonceBuf);
     if (++sealsSinceAnchor > 512) refreshClassAnchor();
     const c = createCipheriv("aes-256-gcm", keyBuf, nonceBuf);
     c.setAAD(aadFor(queueId, seq));
     const body = c.update(plaintext);
     c.final();
     // a Buffer is a Uint8Array: returned as is
-    const ciphertext = Buffer.concat([body, c.getAuthTag()], body.length + TAG_LENGTH);
+    const ciphertext = Buffer.concat([nonceBuf, body, c.getAuthTag()], NONCE_LENGTH + body.length + TAG_LENGTH);
     return { ciphertext, nextChainKey: next };
   } finally {
     mac.wipe();
@@ -186,12 +188,12 @@ export function sealWithChain(chainKey: Uint8Array, queueId: Uint8Array, seq: bi
 
 /** Opens a message ciphertext with its message key; QueueDecryptionError if it does not authenticate. */
 export function openWithKey(mk: MessageKey, queueId: Uint8Array, seq: bigint, ciphertext: Uint8Array): Uint8Array {
-  if (ciphertext.length < TAG_LENGTH) throw new QueueDecryptionError("ciphertext is shorter than the tag");
+  if (ciphertext.length < NONCE_LENGTH + TAG_LENGTH) throw new QueueDecryptionError("ciphertext is shorter than nonce and tag");
   try {
-    const d = createDecipheriv("aes-256-gcm", mk.key, mk.nonce);
+    const d = createDecipheriv("aes-256-gcm", mk.key, ciphertext.subarray(0, NONCE_LENGTH));
     d.setAAD(messageAad(queueId, seq));
     d.setAuthTag(ciphertext.subarray(ciphertext.length - TAG_LENGTH));
-    const pt = Buffer.concat([d.update(ciphertext.subarray(0, ciphertext.length - TAG_LENGTH)), d.final()]);
+    const pt = Buffer.concat([d.update(ciphertext.subarray(NONCE_LENGTH, ciphertext.length - TAG_LENGTH)), d.final()]);
     return new Uint8Array(pt.buffer, pt.byteOffset, pt.byteLength);
   } catch {
     throw new QueueDecryptionError("queued message does not decrypt under the derived key");

@@ -1,5 +1,5 @@
 // The queue ratchet of QueueChain.ts as its owner computes it, straight from the definition
-// (HKDF-Expand over the TLS-encoded Info; AES-256-GCM) through the active platform, so the
+// (HKDF-Expand over the TLS-encoded Info; AES-256-GCM with the random nonce stored in front) through the active platform, so the
 // client's decryptor runs in browsers. QueueChain.ts is the QS's optimised, node:crypto-backed
 // version of the same schedule; test/qs checks the two against each other.
 import { platform } from "../platform/current.js";
@@ -29,11 +29,13 @@ export function nextChainKey(chainKey: Uint8Array, queueId: Uint8Array, seq: big
 
 export interface MessageKey {
   readonly key: Uint8Array;
-  readonly nonce: Uint8Array;
 }
 
+/** ciphertext_n = nonce (12 random bytes) || AES-256-GCM(key_n, nonce, plaintext, aad) */
+export const NONCE_LENGTH = 12;
+
 export function messageKey(chainKey: Uint8Array, queueId: Uint8Array, seq: bigint): MessageKey {
-  return { key: expand(chainKey, "message key", queueId, seq, 32), nonce: expand(chainKey, "message nonce", queueId, seq, 12) };
+  return { key: expand(chainKey, "message key", queueId, seq, 32) };
 }
 
 /** aad = opaque("MIMI QS message") || opaque(queue_id) || uint64(n) */
@@ -43,16 +45,21 @@ export function messageAad(queueId: Uint8Array, seq: bigint): Uint8Array {
 
 /** Opens a message ciphertext with its message key; QueueDecryptionError if it does not authenticate. */
 export function openWithKey(mk: MessageKey, queueId: Uint8Array, seq: bigint, ciphertext: Uint8Array): Uint8Array {
-  if (ciphertext.length < TAG_LENGTH) throw new QueueDecryptionError("ciphertext is shorter than the tag");
+  if (ciphertext.length < NONCE_LENGTH + TAG_LENGTH) throw new QueueDecryptionError("ciphertext is shorter than nonce and tag");
   try {
-    return platform().aes256GcmOpen(mk.key, mk.nonce, ciphertext, messageAad(queueId, seq));
+    return platform().aes256GcmOpen(mk.key, ciphertext.subarray(0, NONCE_LENGTH), ciphertext.subarray(NONCE_LENGTH), messageAad(queueId, seq));
   } catch {
     throw new QueueDecryptionError("queued message does not decrypt under the derived key");
   }
 }
 
-/** Seals message `seq` (what the QS does; here for tests and other QS implementations). */
+/** Seals message `seq` with a fresh random nonce (what the QS does; here for tests and other QS implementations). */
 export function sealWithKeySchedule(chainKey: Uint8Array, queueId: Uint8Array, seq: bigint, plaintext: Uint8Array): { ciphertext: Uint8Array; nextChainKey: Uint8Array } {
   const mk = messageKey(chainKey, queueId, seq);
-  return { ciphertext: platform().aes256GcmSeal(mk.key, mk.nonce, plaintext, messageAad(queueId, seq)), nextChainKey: nextChainKey(chainKey, queueId, seq) };
+  const nonce = platform().randomBytes(NONCE_LENGTH);
+  const sealed = platform().aes256GcmSeal(mk.key, nonce, plaintext, messageAad(queueId, seq));
+  const ciphertext = new Uint8Array(NONCE_LENGTH + sealed.length);
+  ciphertext.set(nonce);
+  ciphertext.set(sealed, NONCE_LENGTH);
+  return { ciphertext, nextChainKey: nextChainKey(chainKey, queueId, seq) };
 }
