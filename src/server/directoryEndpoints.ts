@@ -14,6 +14,7 @@ import { HandleTakenError, IdentifierQueryService, KeyPackageAdminError, type Ke
 import { HttpMethod, MimiDirectory, MimiDirectoryEntry, MimiPrimitive } from "../protocol/MimiDirectory.js";
 import type { Logger } from "../util/log.js";
 import type { ProviderServer } from "./ProviderServer.js";
+import { json, parseJsonObject } from "./adminJson.js";
 
 export const MIMI_DIRECTORY_PATH = "/.well-known/mimi-protocol-directory";
 export const IDENTIFIER_QUERY_PATH = "/identifier_query";
@@ -99,16 +100,7 @@ export function mountDirectoryEndpoints(server: ProviderServer, opts: DirectoryE
 
 // ---- admin ------------------------------------------------------------------------------------
 
-const json = (status: number, v: unknown) => ({ status, body: new TextEncoder().encode(JSON.stringify(v) + "\n"), contentType: "application/json" });
-
-function parse(body: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(new TextDecoder().decode(body)) as unknown;
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parse = parseJsonObject;
 
 /** Refusals are 400 (bad argument) or 409 (handle taken); a store failure is 503. Names only, never values. */
 function adminError(e: unknown) {

@@ -14,17 +14,9 @@ import { join } from "node:path";
 import { KeyPackageDirectory, LevelKeyPackageStore } from "../keypackages/index.js";
 import type { Logger } from "../util/log.js";
 import type { ProviderServer } from "./ProviderServer.js";
+import { json, parseJsonObject } from "./adminJson.js";
 
-const json = (status: number, v: unknown) => ({ status, body: new TextEncoder().encode(JSON.stringify(v) + "\n"), contentType: "application/json" });
-
-function parse(body: Uint8Array): Record<string, unknown> | undefined {
-  try {
-    const v = JSON.parse(new TextDecoder().decode(body)) as unknown;
-    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const parse = parseJsonObject;
 
 const isHex = (s: unknown, bytes?: number): s is string => typeof s === "string" && /^([0-9a-f]{2})+$/.test(s) && (bytes === undefined || s.length === bytes * 2);
 const posInt = (v: unknown): number | undefined => (typeof v === "number" && Number.isSafeInteger(v) && v > 0 ? v : undefined);

@@ -3,8 +3,6 @@
 // a FetchLike over the global fetch (the HTTP test talks to the provider directly: OHTTP is
 // proven elsewhere and is not what it tests).
 import { strict as assert } from "node:assert";
-import type { FetchLike } from "../../src/client/DsHttpClient.js";
-import type { SimpleResponse } from "../../src/client/ObliviousHttpTransport.js";
 import { DecodeError } from "../../src/codec/errors.js";
 import { MalformedError } from "../../src/protocol/errors.js";
 import { MimiDecodeError } from "../../src/protocol/MimiDirectory.js";
@@ -53,32 +51,8 @@ export function throwsDecode(fn: () => unknown, cls: Ctor, reason: string, label
   return e;
 }
 
-/** FetchLike over the global fetch. */
-export const directTransport: FetchLike = {
-  async fetch(url, init) {
-    const r = await fetch(url, {
-      method: init.method ?? (init.body ? "POST" : "GET"),
-      headers: init.headers,
-      body: init.body as Uint8Array<ArrayBuffer> | undefined,
-      signal: AbortSignal.timeout(15_000),
-    });
-    const body = new Uint8Array(await r.arrayBuffer());
-    const headers: { name: string; value: string }[] = [];
-    r.headers.forEach((value, name) => headers.push({ name, value }));
-    const res: SimpleResponse = { status: r.status, headers, body, header: (n) => r.headers.get(n) ?? undefined };
-    return res;
-  },
-};
+/** FetchLike over the global fetch (shared with the e2e tests). */
+export { directTransport } from "../e2e/fanoutKit.js";
 
-/** A deterministic PRNG (xorshift32) for the bounded mutation tests. */
-export function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+/** A deterministic uint32 PRNG for the bounded mutation tests (the shared seeded one). */
+export { splitmix32 as prng } from "../helpers/prng.js";
