@@ -11,12 +11,13 @@
 // proposals (including the DS's own Remove proposals), application messages, Welcomes (joined
 // automatically) and connection offers (joined by external commit).
 import type { CiphersuiteImpl, ClientState, GroupInfo, KeyPackage, PrivateKeyPackage, Proposal, RatchetTree } from "ts-mls";
-import { acceptAll, ciphersuites, emptyPskIndex, joinGroup, processMessage } from "ts-mls";
+import { acceptAll, ciphersuites, decodeGroupState, emptyPskIndex, encodeGroupState, joinGroup, processMessage } from "ts-mls";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { openJoinerKey } from "./groupKey.js";
 import { rbacExtension } from "../protocol/rbac.js";
 import { keyPackageTransaction, signUpload } from "../keypackages/clientRequests.js";
-import { accumulatePskSecret, decodeMlsMessage, decryptGroupInfo, decryptGroupSecrets, makeKeyPackageRef } from "../mls/adapter.js";
+import { accumulatePskSecret, decodeMlsMessage, decryptGroupInfo, decryptGroupSecrets, defaultClientConfig, encodeMlsMessage, makeKeyPackageRef } from "../mls/adapter.js";
+import { decodeExact, TlsWriter, type TlsReader } from "../protocol/tls.js";
 import { decodeClientQueueConfig } from "../protocol/ClientQueueConfig.js";
 import { ConnectionOffer } from "../protocol/ConnectionOffer.js";
 import { ConnectionRequest } from "../protocol/ConnectionRequest.js";
@@ -46,7 +47,7 @@ import {
   type CommitOperation,
   type UserAuthKey,
 } from "./dsMember.js";
-import { QueueClient, type ReceivedMessage } from "./QueueClient.js";
+import { QueueClient, type QueueClientState, type ReceivedMessage } from "./QueueClient.js";
 import { deriveUserAuthKey, USER_MASTER_SECRET_LENGTH, userAuthKeyExtension, userAuthKeyOf } from "./userAuthKey.js";
 
 /** How the client reaches one provider (through that provider's relay and gateway). */
@@ -80,6 +81,8 @@ function okBody(r: DSResponse, what: string): OkBody {
   return r.body as OkBody;
 }
 
+/** version of the exportState() encoding */
+const CLIENT_STATE_VERSION = 1;
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 const bytesEqual = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 const random = (n: number) => crypto.getRandomValues(new Uint8Array(n));
@@ -173,8 +176,9 @@ export class MimiClient {
   private constructor(
     readonly opts: MimiClientOptions,
     readonly queue: QueueClient,
+    uploadPrivateKey?: Uint8Array,
   ) {
-    const privateKey = ed25519.utils.randomSecretKey();
+    const privateKey = uploadPrivateKey ?? ed25519.utils.randomSecretKey();
     this.uploadKey = { privateKey, publicKey: ed25519.getPublicKey(privateKey) };
   }
 
@@ -186,6 +190,95 @@ export class MimiClient {
 
   get user(): MimiUser {
     return this.opts.user;
+  }
+
+  /**
+   * Everything this client needs to resume after a restart: its user's master secret, upload key,
+   * queue (owner key and ratchet position), unused KeyPackages with their private keys, and every
+   * group's MLS state. It holds all of the client's secrets: the app must store it encrypted
+   * (e.g. under a key from the platform keystore) and replace it after every change.
+   */
+  exportState(): Uint8Array {
+    const w = new TlsWriter(4096);
+    const te = new TextEncoder();
+    w.u16(CLIENT_STATE_VERSION);
+    w.opaque(te.encode(this.user.userId)).opaque(te.encode(this.user.domain)).opaque(this.user.exportSecret());
+    w.opaque(te.encode(this.opts.clientId)).opaque(this.uploadKey.privateKey).u64(this.uploadSequence);
+    const q = this.queue.exportState();
+    w.opaque(te.encode(q.qsDomain)).opaque(q.queueId).opaque(q.ownerPrivateKey).u8(q.referenceKey.keyId).opaque(q.referenceKey.publicKey);
+    w.u64(q.position).opaque(q.chainKey).u64(q.nextSequence);
+    const kps = [
+      ...this.groupKeyPackages.map((kp) => ({ kp, pool: 0 })),
+      ...this.connectionKeyPackages.map((kp) => ({ kp, pool: 1 })),
+    ];
+    w.vector(kps, (iw, { kp, pool }) => {
+      iw.u8(pool).u8(this.lastResort.has(kp) ? 1 : 0);
+      iw.opaque(encodeMlsMessage({ version: "mls10", wireformat: "mls_key_package", keyPackage: kp.publicPackage }));
+      iw.opaque(kp.privatePackage.initPrivateKey).opaque(kp.privatePackage.hpkePrivateKey).opaque(kp.privatePackage.signaturePrivateKey);
+    });
+    w.vector([...this.groups.values()], (iw, g) => {
+      iw.opaque(g.groupId).opaque(te.encode(g.hubDomain)).u8(g.leaving ? 1 : 0).opaque(te.encode(g.peerUri ?? ""));
+      iw.opaque(encodeGroupState(g.state));
+    });
+    return w.finish();
+  }
+
+  /** A client resumed from exportState() bytes; MimiClientError if they do not decode. */
+  static restore(state: Uint8Array, opts: { providers: ProviderResolver; cs: CiphersuiteImpl }): MimiClient {
+    const td = new TextDecoder("utf-8", { fatal: true });
+    const text = (r: TlsReader, what: string) => td.decode(r.opaque(what, 1024));
+    try {
+      return decodeExact(state, "MimiClientState", (r) => {
+        const version = r.u16("version");
+        if (version !== CLIENT_STATE_VERSION) throw new MimiClientError(`client state version ${version} is not supported`);
+        const user = MimiUser.fromSecret(text(r, "user_id"), text(r, "domain"), r.opaque("master_secret", 32));
+        const clientId = text(r, "client_id");
+        const uploadPrivate = r.opaque("upload_private_key", 32);
+        const uploadSequence = r.u64("upload_sequence");
+        const q: QueueClientState = {
+          qsDomain: text(r, "qs_domain"),
+          queueId: r.opaque("queue_id", 64),
+          ownerPrivateKey: r.opaque("owner_private_key", 32),
+          referenceKey: { keyId: r.u8("reference_key_id"), publicKey: r.opaque("reference_public_key", 64) },
+          position: r.u64("position"),
+          chainKey: r.opaque("chain_key", 32),
+          nextSequence: r.u64("next_sequence"),
+        };
+        const kps = r.vector("key_packages", (ir) => {
+          const pool = ir.u8("pool");
+          const lastResort = ir.u8("last_resort") === 1;
+          const m = decodeMlsMessage(ir.opaque("key_package"), 0)?.[0];
+          if (m?.wireformat !== "mls_key_package") throw new MimiClientError("a stored KeyPackage does not decode");
+          const privatePackage: PrivateKeyPackage = { initPrivateKey: ir.opaque("init_private_key", 128), hpkePrivateKey: ir.opaque("hpke_private_key", 128), signaturePrivateKey: ir.opaque("signature_private_key", 128) };
+          return { pool, lastResort, kp: { publicPackage: m.keyPackage, privatePackage } };
+        });
+        const groups = r.vector("groups", (ir) => {
+          const groupId = ir.opaque("group_id", 255);
+          const hubDomain = text(ir, "hub_domain");
+          const leaving = ir.u8("leaving") === 1;
+          const peerUri = text(ir, "peer_uri");
+          const gs = decodeGroupState(ir.opaque("group_state"), 0)?.[0];
+          if (!gs) throw new MimiClientError("a stored group state does not decode");
+          return { groupId, hubDomain, leaving, peerUri, state: { ...gs, clientConfig: defaultClientConfig } as ClientState };
+        });
+        const home = opts.providers(user.domain);
+        const c = new MimiClient({ user, clientId, providers: opts.providers, cs: opts.cs }, QueueClient.fromState(home.transport, home.origin, q), uploadPrivate);
+        c.uploadSequence = uploadSequence;
+        for (const k of kps) {
+          (k.pool === 0 ? c.groupKeyPackages : c.connectionKeyPackages).push(k.kp);
+          if (k.lastResort) c.lastResort.add(k.kp);
+        }
+        for (const g of groups) {
+          const group = c.track(new MimiGroup(c, g.groupId, g.hubDomain, g.state));
+          group.leaving = g.leaving;
+          if (g.peerUri) group.peerUri = g.peerUri;
+        }
+        return c;
+      });
+    } catch (e) {
+      if (e instanceof MimiClientError) throw e;
+      throw new MimiClientError("the client state does not decode", undefined, { cause: e });
+    }
   }
 
   get cs(): CiphersuiteImpl {

@@ -5,7 +5,7 @@ import { QsResponseType, QueuedContentType } from "../protocol/QsConstants.js";
 import { QsResponse } from "../protocol/QsResponse.js";
 import { encodeClientQueueConfig, type ClientQueueConfig } from "../protocol/ClientQueueConfig.js";
 import { QueueMessageDecryptor } from "../qs/QueueMessageDecryptor.js";
-import { newInitialSecret, QueueOwner } from "../qs/QueueOwner.js";
+import { newInitialSecret, PlatformOwnerKey, QueueOwner } from "../qs/QueueOwner.js";
 import { sealQueueReference } from "../qs/sealQueueReference.js";
 import type { FetchLike } from "./DsHttpClient.js";
 
@@ -23,6 +23,18 @@ export interface ReceivedMessage {
   hubTimestampMs: number;
   /** the hub DS that fanned it out (a Welcome joiner asks it for welcome_info) */
   senderDomain: string;
+}
+
+/** Everything a QueueClient needs to resume after a restart (secret: store it encrypted). */
+export interface QueueClientState {
+  qsDomain: string;
+  queueId: Uint8Array;
+  ownerPrivateKey: Uint8Array;
+  referenceKey: { keyId: number; publicKey: Uint8Array };
+  /** the decryptor's position (lowest sequence still needed) and its chain key */
+  position: bigint;
+  chainKey: Uint8Array;
+  nextSequence: bigint;
 }
 
 export class QueueClient {
@@ -53,6 +65,35 @@ export class QueueClient {
     const res = await QueueClient.call(transport, origin, owner.createQueue(initialSecret).serialize());
     if (res.body.type !== QsResponseType.queue_created) throw new QueueClientError("unexpected QS answer");
     return new QueueClient(transport, origin, qsDomain, owner, res.body.queueId, res.body.referenceKey, QueueMessageDecryptor.fromInitialSecret(res.body.queueId, initialSecret));
+  }
+
+  /** The state to persist; QueueClient.fromState resumes from it. */
+  exportState(): QueueClientState {
+    if (!(this.owner.key instanceof PlatformOwnerKey)) throw new QueueClientError("this queue's owner key cannot be exported");
+    const k = this.decryptor.state;
+    return {
+      qsDomain: this.qsDomain,
+      queueId: Uint8Array.from(this.queueId),
+      ownerPrivateKey: this.owner.key.exportPrivateKey(),
+      referenceKey: { keyId: this.referenceKey.keyId, publicKey: Uint8Array.from(this.referenceKey.publicKey) },
+      position: k.position,
+      chainKey: k.chainKey,
+      nextSequence: this.nextSequence,
+    };
+  }
+
+  static fromState(transport: FetchLike, origin: string, st: QueueClientState): QueueClient {
+    const c = new QueueClient(
+      transport,
+      origin,
+      st.qsDomain,
+      new QueueOwner(PlatformOwnerKey.fromPrivateKey(st.ownerPrivateKey)),
+      Uint8Array.from(st.queueId),
+      { keyId: st.referenceKey.keyId, publicKey: Uint8Array.from(st.referenceKey.publicKey) },
+      QueueMessageDecryptor.fromState({ queueId: st.queueId, position: st.position, chainKey: st.chainKey }),
+    );
+    c.nextSequence = st.nextSequence;
+    return c;
   }
 
   /** A queue config for one new KeyPackage. */

@@ -25,6 +25,17 @@ export class PlatformOwnerKey implements QueueOwnerKey {
     return new PlatformOwnerKey(k.privateKey, k.publicKey);
   }
 
+  /** A key restored from exportPrivateKey() (the public key is recomputed). */
+  static fromPrivateKey(privateKey: Uint8Array): PlatformOwnerKey {
+    if (privateKey.length !== 32) throw new RangeError("an owner key is a 32-byte Ed25519 seed");
+    return new PlatformOwnerKey(Uint8Array.from(privateKey), platform().ed25519PublicKey(privateKey));
+  }
+
+  /** The seed, for a client that persists its state (keep it as secret as the queue itself). */
+  exportPrivateKey(): Uint8Array {
+    return Uint8Array.from(this.privateKey);
+  }
+
   signWithLabel(label: string, content: Uint8Array): Uint8Array {
     return signWithLabel(this.privateKey, this.publicKey, label, content);
   }

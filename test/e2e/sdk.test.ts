@@ -98,7 +98,7 @@ describe("client SDK: three users with two clients each across two providers, ev
     const a1 = await device(users.alice, "laptop");
     const a2 = await device(users.alice, "phone", users.alice); // the same user on a second device
     const b1 = await device(users.bob, "laptop");
-    const b2 = await device(users.bob, "phone", users.bob);
+    let b2 = await device(users.bob, "phone", users.bob);
     const c1 = await device(users.carol, "laptop");
     const c2 = await device(users.carol, "phone", users.carol);
     const all = [a1, a2, b1, b2, c1, c2];
@@ -178,6 +178,18 @@ describe("client SDK: three users with two clients each across two providers, ev
       assert.equal(got.length, 5, `${c.user.userId}/${c.opts.clientId} reads the other five`);
       assert.ok(!got.includes(`hello from ${c.user.userId}/${c.opts.clientId}`));
     }
+
+    // ---- an app restart: bob's phone resumes from its exported state -----------------------------
+    const saved = b2.exportState();
+    b2 = MimiClient.restore(saved, { providers, cs });
+    all[3] = b2;
+    assert.deepEqual(b2.exportState(), saved, "the restored client exports the same state");
+    assert.equal(G(b2).epoch, G(a1).epoch);
+    assert.throws(() => MimiClient.restore(saved.subarray(0, saved.length - 1), { providers, cs }), MimiClientError);
+    await G(a1).send("are you back, bob?");
+    const back = await drain([b2], (_c, ev) => messages(ev).length > 0);
+    assert.deepEqual(messages(back.get(b2)!), ["are you back, bob?"], "the restored queue decryptor reads on");
+    await drain(all.filter((c) => c !== a1 && c !== b2), (_c, ev) => messages(ev).length > 0);
 
     // ---- update_client, set_role ---------------------------------------------------------------
     await G(b2).update();
