@@ -3,15 +3,15 @@
 // group lives at A's DS (its hub). B's clients keep their queues at B's QS (reached through B's
 // relay and gateway) and talk to A's DS through A's relay and gateway; A's DS fans out to B's QS
 // with signed DSFanoutRequests that B verifies with A's key from A's /verification_key.
-import { commitRequest, createGroupRequest, anonymous, sendMessageRequest } from "../client/dsMember.js";
+import { sendMessageRequest } from "../client/dsMember.js";
 import { DsHttpClient } from "../client/DsHttpClient.js";
+import { MimiClient, MimiUser, type MimiEvent, type MimiGroup, type ProviderLink as SdkProviderLink } from "../client/MimiClient.js";
 import { ObliviousHttpTransport, fetchKeyConfigs } from "../client/ObliviousHttpTransport.js";
 import { decodeClientQueueConfig } from "../protocol/ClientQueueConfig.js";
-import { DSRequestType, DSResponseType, EXTENSION_TYPE_QUEUE_CONFIG } from "../protocol/constants.js";
+import { DSResponseType, EXTENSION_TYPE_QUEUE_CONFIG } from "../protocol/constants.js";
 import { DSErrorCode } from "../protocol/errors.js";
-import { makeKeyPackageRef } from "../mls/adapter.js";
 import { getNodeCiphersuiteImpl } from "../mls/cryptoProvider.js";
-import { DEMO_SUITE, DemoError, DemoMember, okBody, type ProviderLink } from "./DemoMember.js";
+import { DEMO_SUITE, DemoError, type ProviderLink } from "./DemoMember.js";
 import type { DemoResult, DemoTarget } from "./demo.js";
 
 export interface FederatedDemoTargets {
@@ -66,96 +66,80 @@ export async function runFederatedDemo(t: FederatedDemoTargets, print: (line: st
   if (!ok) return { ok, transcript };
   const cs = await getNodeCiphersuiteImpl(DEMO_SUITE);
   const hubA = hubs.get(t.a.domain)!;
-  const hubOf = (domain: string) => {
-    const h = hubs.get(domain);
-    if (!h) throw new DemoError(`no discovered DS for ${domain}`);
-    return h;
+  // The SDK reaches each provider through that provider's relay and gateway.
+  const providers = (domain: string): SdkProviderLink => {
+    const l = links.get(domain);
+    if (!l) throw new DemoError(`no provider configured for ${domain}`);
+    return { domain, transport: l.transport, origin: l.origin };
   };
-  let alice!: DemoMember;
-  let bob!: DemoMember;
-  let carol!: DemoMember;
-  let groupId!: Uint8Array;
+  let alice!: MimiClient;
+  let bob!: MimiClient;
+  let carol!: MimiClient;
+  let group!: MimiGroup;
+  const G = (c: MimiClient) => {
+    const g = c.group(group.groupId);
+    if (!g) throw new DemoError(`${c.user.userId} is not in the group`);
+    return g;
+  };
+  const read = async (c: MimiClient, until: (ev: MimiEvent[]) => boolean) => {
+    const ev = await c.receiveUntil(until, { waitMs: 2000, attempts: 3 });
+    const bad = ev.flatMap((e) => (e.type === "ignored" ? [e.reason] : []));
+    if (bad.length) throw new DemoError(`${c.user.userId}: ${bad.join("; ")}`);
+    if (!until(ev)) throw new DemoError(`${c.user.userId}: expected traffic did not arrive`);
+    return ev;
+  };
+  const texts = (ev: MimiEvent[]) => ev.flatMap((e) => (e.type === "message" ? [e.text] : []));
 
   await step(`queues: alice at ${t.a.domain}'s QS, bob and carol at ${t.b.domain}'s QS (each through its own provider's relay)`, async () => {
-    alice = await DemoMember.create("alice", cs, links.get(t.a.domain)!, t.a.domain);
-    bob = await DemoMember.create("bob", cs, links.get(t.b.domain)!, t.b.domain);
-    carol = await DemoMember.create("carol", cs, links.get(t.b.domain)!, t.b.domain);
+    alice = await MimiClient.create({ user: MimiUser.generate("alice", t.a.domain), clientId: "phone", providers, cs });
+    bob = await MimiClient.create({ user: MimiUser.generate("bob", t.b.domain), clientId: "phone", providers, cs });
+    carol = await MimiClient.create({ user: MimiUser.generate("carol", t.b.domain), clientId: "phone", providers, cs });
     return "3 queues";
   });
   await step(`alice creates a group at ${t.a.domain}'s DS`, async () => {
-    const key = okBody(await hubA.send(anonymous({ type: DSRequestType.signature_public_key })), "signature_public_key");
-    const gid = okBody(await hubA.send(anonymous({ type: DSRequestType.request_group_id })), "request_group_id");
-    if (key.type !== DSResponseType.signature_public_key || gid.type !== DSResponseType.group_id) throw new DemoError("unexpected answer");
-    groupId = gid.groupId;
-    const c = await createGroupRequest({ cs, groupId, keyPackage: await alice.keyPackage(), user: alice.user, ds: { signaturePublicKey: key.signaturePublicKey, domain: t.a.domain } });
-    okBody(await hubA.send(c.request), "create_group");
-    alice.state = c.state;
-    return `epoch ${alice.epoch}`;
+    group = await alice.createGroup({ hubDomain: t.a.domain });
+    return `epoch ${group.epoch}`;
   });
   await step(`alice adds bob and carol, whose KeyPackages name ${t.b.domain}'s QS; one Welcome goes to ${t.b.domain}`, async () => {
-    const kps = [await bob.keyPackage(), await carol.keyPackage()];
-    const domains = new Map<string, string>();
+    const kps = [await bob.handOutKeyPackage("group"), await carol.handOutKeyPackage("group")];
     for (const kp of kps) {
-      const ext = kp.publicPackage.leafNode.extensions.find((e) => e.extensionType === EXTENSION_TYPE_QUEUE_CONFIG);
-      if (!ext) throw new DemoError("KeyPackage without a queue config");
-      const qsDomain = decodeClientQueueConfig(ext.extensionData).qsDomain;
-      if (qsDomain !== t.b.domain) throw new DemoError(`KeyPackage names QS ${qsDomain}`);
-      domains.set(Buffer.from(await makeKeyPackageRef(kp.publicPackage, cs.hash)).toString("hex"), qsDomain);
+      const ext = kp.leafNode.extensions.find((e) => e.extensionType === EXTENSION_TYPE_QUEUE_CONFIG);
+      const qsDomain = ext && decodeClientQueueConfig(ext.extensionData).qsDomain;
+      if (qsDomain !== t.b.domain) throw new DemoError(`KeyPackage names QS ${String(qsDomain)}`);
     }
-    const add = await commitRequest(
-      alice.state!,
-      cs,
-      {
-        type: DSRequestType.add_users,
-        addedUsers: [bob, carol].map((m) => ({ userAuthKey: m.user.publicKey, clientCount: 1 })),
-        domainOfRef: (r) => domains.get(Buffer.from(r).toString("hex")) ?? t.a.domain,
-      },
-      kps.map((kp) => ({ proposalType: "add" as const, add: { keyPackage: kp.publicPackage } })),
-    );
-    okBody(await hubA.send(add.request), "add_users");
-    alice.state = add.newState;
-    return `epoch ${alice.epoch}`;
+    await group.addUsers(kps.map((kp) => [kp]));
+    return `epoch ${group.epoch}`;
   });
   await step(`bob and carol read their Welcome at ${t.b.domain}'s QS and fetch the tree from the hub DS through ${t.a.domain}'s relay`, async () => {
     for (const m of [bob, carol]) {
-      const c = await m.catchUpUntil((x) => x.welcomes.length > 0, { waitMs: 2000, attempts: 3 });
-      const w = c.welcomes[0];
-      if (!w) throw new DemoError(`${m.name} got no Welcome`);
-      await m.joinFromWelcome(w, hubOf(w.senderDomain), groupId);
-      if (m.epoch !== alice.epoch) throw new DemoError(`${m.name} joined at another epoch`);
+      await read(m, (ev) => ev.some((e) => e.type === "joined"));
+      if (G(m).epoch !== group.epoch) throw new DemoError(`${m.user.userId} joined at another epoch`);
     }
-    return `both joined at epoch ${alice.epoch}; the Welcome came from DS ${t.a.domain}`;
+    return `both joined at epoch ${group.epoch}; the Welcome came from DS ${G(bob).hubDomain}`;
   });
   await step("bob sends; alice reads at her QS, carol at hers", async () => {
-    const s = await sendMessageRequest(bob.state!, cs, te.encode(`hello from ${t.b.domain}`));
-    okBody(await hubA.send(s.request), "send_message");
-    bob.state = s.newState;
-    const a = await alice.catchUpUntil((x) => x.texts.length > 0, { waitMs: 2000, attempts: 3 });
-    const c = await carol.catchUpUntil((x) => x.texts.length > 0, { waitMs: 2000, attempts: 3 });
-    if (a.texts[0] !== `hello from ${t.b.domain}` || c.texts[0] !== a.texts[0]) throw new DemoError(`alice read ${JSON.stringify(a.texts)}, carol ${JSON.stringify(c.texts)}`);
-    return `alice and carol read ${JSON.stringify(a.texts[0])}`;
+    await G(bob).send(`hello from ${t.b.domain}`);
+    const a = texts(await read(alice, (ev) => texts(ev).length > 0));
+    const c = texts(await read(carol, (ev) => texts(ev).length > 0));
+    if (a[0] !== `hello from ${t.b.domain}` || c[0] !== a[0]) throw new DemoError(`alice read ${JSON.stringify(a)}, carol ${JSON.stringify(c)}`);
+    return `alice and carol read ${JSON.stringify(a[0])}`;
   });
   await step("carol: update_client; the commit reaches alice (A) and bob (B)", async () => {
-    const u = await commitRequest(carol.state!, cs, { type: DSRequestType.update_client });
-    okBody(await hubA.send(u.request), "update_client");
-    carol.state = u.newState;
-    for (const m of [alice, bob]) await m.catchUpUntil((x) => x.handshakes > 0, { waitMs: 2000, attempts: 3 });
-    if (alice.epoch !== carol.epoch || bob.epoch !== carol.epoch) throw new DemoError("members diverged");
-    return `all three at epoch ${carol.epoch}`;
+    await G(carol).update();
+    for (const m of [alice, bob]) await read(m, (ev) => ev.some((e) => e.type === "commit"));
+    if (G(alice).epoch !== G(carol).epoch || G(bob).epoch !== G(carol).epoch) throw new DemoError("members diverged");
+    return `all three at epoch ${G(carol).epoch}`;
   });
   await step("alice removes carol; carol's stale key is refused; bob and alice carry on", async () => {
-    const r = await commitRequest(alice.state!, cs, { type: DSRequestType.remove_users }, [{ proposalType: "remove", remove: { removed: carol.leafIndex } }]);
-    okBody(await hubA.send(r.request), "remove_users");
-    alice.state = r.newState;
-    await bob.catchUpUntil((x) => x.handshakes > 0, { waitMs: 2000, attempts: 3 });
-    const late = await sendMessageRequest(carol.state!, cs, te.encode("still here?"));
+    const carolState = G(carol).state;
+    await group.removeUsers([G(carol).leafIndex]);
+    await read(bob, (ev) => ev.some((e) => e.type === "commit"));
+    const late = await sendMessageRequest(carolState, cs, te.encode("still here?"));
     const res = await hubA.send(late.request);
     if (res.body.type !== DSResponseType.error || res.body.code !== DSErrorCode.stale_or_wrong_key) throw new DemoError("carol was not refused");
-    const s = await sendMessageRequest(bob.state!, cs, te.encode("bye carol"));
-    okBody(await hubA.send(s.request), "send_message");
-    bob.state = s.newState;
-    const a = await alice.catchUpUntil((x) => x.texts.length > 0, { waitMs: 2000, attempts: 3 });
-    return `carol refused (stale_or_wrong_key); alice reads ${JSON.stringify(a.texts)}`;
+    await G(bob).send("bye carol");
+    const a = texts(await read(alice, (ev) => texts(ev).length > 0));
+    return `carol refused (stale_or_wrong_key); alice reads ${JSON.stringify(a)}`;
   });
   return { ok, transcript };
 }
