@@ -41,6 +41,8 @@ export interface RunningProvider {
   listen(host: string, port: number): Promise<{ host: string; port: number; url: string }>;
   /** the admin API; bind it to loopback or a private interface only */
   listenAdmin(host: string, port: number): Promise<{ host: string; port: number; url: string }>;
+  /** /deliver_message and /verification_key only: what federated providers reach directly */
+  listenFederation(host: string, port: number): Promise<{ host: string; port: number; url: string }>;
   close(): Promise<void>;
 }
 
@@ -72,7 +74,8 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   // QS client endpoint (queue owners, through OHTTP) and the federation endpoints other
   // providers reach directly (draft-kohbrok-mimi-moh /deliver_message, /verification_key).
   server.route("POST", "/queue_operation", "queue_operation", async (body) => ({ status: 200, body: await qsw.qs.handleClientRequest(body) }));
-  server.route("POST", "/deliver_message", "deliver_message", async (body) => ({ status: 200, body: await qsw.qs.handleFanout(body) }));
+  const deliverMessage = async (body: Uint8Array) => ({ status: 200, body: await qsw.qs.handleFanout(body) });
+  server.route("POST", "/deliver_message", "deliver_message", deliverMessage);
   // Connection offers for this QS's queues, sent by initiators through OHTTP (reduced-metadata
   // connection flow; the draft has another provider deliver them, we let the client do it so its
   // own provider never learns whom it connects to).
@@ -80,6 +83,13 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
   const verificationKey = async () => ({ status: 200, body: qsw.signer.verificationKeyResponse().serialize() });
   server.route("GET", "/verification_key", "verification_key", verificationKey);
   server.route("POST", "/verification_key", "verification_key", verificationKey);
+  // The federation listener: only what other providers reach directly (draft-kohbrok-mimi-moh
+  // /deliver_message, /verification_key), so the main listener can stay on loopback behind the
+  // gateway while this one faces the peers (behind their mutual TLS terminator).
+  const federation = new ProviderServer({ domain: cfg.domain, maxBodyBytes: cfg.maxBodyBytes, logger: log, serveMetrics: false });
+  federation.route("POST", "/deliver_message", "deliver_message", deliverMessage);
+  federation.route("GET", "/verification_key", "verification_key", verificationKey);
+  federation.route("POST", "/verification_key", "verification_key", verificationKey);
   const ttl = cfg.groupTtlDays ?? 90;
   const sweep = setInterval(() => {
     ds.sweepExpired(ttl).then(
@@ -100,10 +110,12 @@ export async function createProvider(cfg: ProviderConfig): Promise<RunningProvid
       return a;
     },
     listenAdmin: (host, port) => admin.listen(host, port),
+    listenFederation: (host, port) => federation.listen(host, port),
     async close() {
       clearInterval(sweep);
       await server.close();
       await admin.close();
+      await federation.close();
       await kp.close();
       await qsw.close();
       await store.close();

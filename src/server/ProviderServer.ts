@@ -18,6 +18,8 @@ export interface ProviderOptions {
   dsDomain?: string;
   maxBodyBytes?: number;
   logger?: Logger;
+  /** serve GET /metrics (default true; a listener that faces other providers does not) */
+  serveMetrics?: boolean;
 }
 
 export type OctetHandler = (body: Uint8Array) => Promise<{ status: number; body: Uint8Array; contentType?: string }>;
@@ -61,7 +63,7 @@ export class ProviderServer {
         ctx.body = "ok\n";
         return;
       }
-      if (ctx.method === "GET" && ctx.path === "/metrics") {
+      if (ctx.method === "GET" && ctx.path === "/metrics" && this.opts.serveMetrics !== false) {
         name = "metrics";
         ctx.type = this.metrics.registry.contentType;
         ctx.body = await this.metrics.render();

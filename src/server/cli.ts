@@ -10,6 +10,7 @@ export const providerSpec: CommandSpec = {
     "clients reach it only through relay and gateway.",
   flags: [
     { name: "listen", env: "MIMI_PROVIDER_LISTEN", description: "address to listen on (loopback or private)", default: "127.0.0.1:8443" },
+    { name: "federation-listen", env: "MIMI_PROVIDER_FEDERATION_LISTEN", description: "address of a listener that serves only /deliver_message and /verification_key, for federated providers; unset: they use the main listener" },
     { name: "admin-listen", env: "MIMI_PROVIDER_ADMIN_LISTEN", description: "address of the admin API (client registration, bearer tokens); loopback or private only; unset: no admin API" },
     { name: "domain", env: "MIMI_PROVIDER_DOMAIN", description: "this provider's MIMI domain", default: "a.test" },
     { name: "public-url", env: "MIMI_PROVIDER_PUBLIC_URL", description: "the provider origin as clients name it through the gateway (URLs in /.well-known/mimi-protocol-directory); default: the listen URL" },
@@ -58,6 +59,13 @@ export async function main(argv: string[]): Promise<number | void> {
     const adminAddr = await server.listenAdmin(a.host, a.port);
     logger.info("admin_listening", { url: adminAddr.url });
     process.stdout.write(`provider admin on ${adminAddr.url}\n`);
+  }
+  const federationAt = flag(f, "federation-listen");
+  if (federationAt) {
+    const fl = parseListen(federationAt);
+    const fedAddr = await server.listenFederation(fl.host, fl.port);
+    logger.info("federation_listening", { url: fedAddr.url });
+    process.stdout.write(`provider federation on ${fedAddr.url}\n`);
   }
   process.stdout.write(`provider listening on ${addr.url}\n`);
   const stop = () => {
