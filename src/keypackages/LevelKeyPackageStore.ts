@@ -20,11 +20,11 @@
 // never deadlock), and each write is ONE atomic batch with { sync: true }: on disk before the
 // promise resolves, so a KeyPackage handed out is gone even after a crash.
 import { concatBytes } from "../codec/bytes.js";
-import { binarySublevel, openBinaryLevel, sharedMutex } from "../store/level.js";
+import { binarySublevel, openBinaryLevel, sharedMutex, storeErrorOf, StoreOperations } from "../store/level.js";
 import type { BatchOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
 import { KeyedMutex } from "../store/KeyedMutex.js";
-import { CorruptRecordError, StoreClosedError, StoreError, StoreIoError } from "../store/errors.js";
+import { CorruptRecordError } from "../store/errors.js";
 import { KeyPackageError, DuplicateKeyPackageError, StaleSequenceError, TooManyKeyPackagesError, UploadUnauthorizedError } from "../protocol/KeyPackageErrors.js";
 import { KeyPackagePool } from "../protocol/KeyPackageConstants.js";
 import { decodeExact, TlsWriter } from "../protocol/tls.js";
@@ -160,10 +160,8 @@ function decodeLastResort(b: Bytes): { notAfter: bigint; message: Bytes } {
 
 function mapError(e: unknown): Error {
   // Typed refusals (wire and admin) pass through; anything from the engine becomes a store error.
-  if (e instanceof StoreError || e instanceof KeyPackageError || e instanceof KeyPackageAdminError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_DATABASE_NOT_CLOSED") return new StoreClosedError({ cause: e });
-  return new StoreIoError({ cause: e });
+  if (e instanceof KeyPackageError || e instanceof KeyPackageAdminError) return e;
+  return storeErrorOf(e);
 }
 
 /** Runs fn holding the locks of every key, taken in sorted order (no deadlock between holders). */
@@ -177,8 +175,7 @@ export class LevelKeyPackageStore implements KeyPackageStore {
   readonly #db: Db;
   readonly #mutex: KeyedMutex;
   readonly #owned: AnyLevel | undefined;
-  readonly #inflight = new Set<Promise<unknown>>();
-  #closed = false;
+  readonly #ops = new StoreOperations(mapError);
 
   private constructor(db: Db, mutex: KeyedMutex, owned: AnyLevel | undefined) {
     this.#db = db;
@@ -197,17 +194,8 @@ export class LevelKeyPackageStore implements KeyPackageStore {
     return new LevelKeyPackageStore(binarySublevel(db, prefix), sharedMutex(db, prefix), undefined);
   }
 
-  async #op<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreClosedError();
-    const p = fn().catch((e: unknown) => {
-      throw mapError(e);
-    });
-    this.#inflight.add(p);
-    try {
-      return await p;
-    } finally {
-      this.#inflight.delete(p);
-    }
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#ops.run(fn);
   }
 
   async #clients(uk: Bytes): Promise<{ ck: Bytes; client: StoredClient }[]> {
@@ -547,9 +535,7 @@ export class LevelKeyPackageStore implements KeyPackageStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.allSettled([...this.#inflight]);
+    if (!(await this.#ops.close())) return;
     if (this.#owned !== undefined) await this.#owned.close();
   }
 }

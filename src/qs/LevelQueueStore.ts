@@ -32,10 +32,10 @@
 // its write-ahead log and older tables until compaction. purgeSuperseded() compacts the store's
 // range, after which no earlier chain key remains in the live files; schedule it to bound how
 // long a stolen disk could still hold old chain keys.
-import { openBinaryLevel } from "../store/level.js";
+import { openBinaryLevel, storeErrorOf, StoreOperations } from "../store/level.js";
 import { Level, type BatchOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
-import { CorruptRecordError, StoreClosedError, StoreError, StoreInputError, StoreIoError } from "../store/errors.js";
+import { CorruptRecordError, StoreInputError } from "../store/errors.js";
 import { KeyLocks } from "./KeyLocks.js";
 import { LruCache } from "./LruCache.js";
 import {
@@ -172,10 +172,7 @@ class SealerFailure {
 
 function mapError(e: unknown): unknown {
   if (e instanceof SealerFailure) return e.error;
-  if (e instanceof StoreError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_DATABASE_NOT_CLOSED") return new StoreClosedError({ cause: e });
-  return new StoreIoError({ cause: e });
+  return storeErrorOf(e);
 }
 
 /** One recipient queue of an enqueue call, as the call moves it forward. */
@@ -220,8 +217,7 @@ export class LevelQueueStore implements QueueStore {
   readonly #locks: KeyLocks;
   readonly #heads: LruCache<string, HeadState>;
   readonly #owned: boolean;
-  readonly #inflight = new Set<Promise<unknown>>();
-  #closed = false;
+  readonly #ops = new StoreOperations(mapError);
   /**
    * An idle, never written batch: a live instance that keeps the batch's hidden classes across
    * full GCs (QueueChain.ts explains why), so the put path stays optimized. Remade every so
@@ -255,17 +251,8 @@ export class LevelQueueStore implements QueueStore {
     return new LevelQueueStore(db, prefix, false, opts);
   }
 
-  async #op<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreClosedError();
-    const p = fn().catch((e: unknown) => {
-      throw mapError(e);
-    });
-    this.#inflight.add(p);
-    try {
-      return await p;
-    } finally {
-      this.#inflight.delete(p);
-    }
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#ops.run(fn);
   }
 
   async #head(sk: Bytes, cache: boolean): Promise<HeadState | undefined> {
@@ -735,9 +722,7 @@ export class LevelQueueStore implements QueueStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.allSettled([...this.#inflight]);
+    if (!(await this.#ops.close())) return;
     await this.#classAnchor?.close().catch(() => {});
     if (this.#owned) await this.#root.close();
   }

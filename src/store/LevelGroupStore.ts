@@ -12,7 +12,7 @@
 // per-storage-key mutex, and each write is ONE atomic batch (head + puts + deletes) with
 // { sync: true }, so it is on disk before the promise resolves.
 
-import { binarySublevel, openBinaryLevel, sharedMutex } from "./level.js";
+import { binarySublevel, openBinaryLevel, sharedMutex, StoreOperations } from "./level.js";
 import { concatBytes } from "../codec/bytes.js";
 import type { BatchOptions, DelOptions, PutOptions } from "level";
 import type { AbstractLevel } from "abstract-level";
@@ -22,10 +22,7 @@ import {
   CorruptRecordError,
   GroupExistsError,
   GroupNotFoundError,
-  StoreClosedError,
-  StoreError,
   StoreInputError,
-  StoreIoError,
   VersionConflictError,
 } from "./errors.js";
 import {
@@ -88,20 +85,13 @@ export function levelReservationKey(groupId: Uint8Array): Uint8Array {
 }
 
 
-function mapError(e: unknown): Error {
-  if (e instanceof StoreError) return e;
-  const code = (e as { code?: unknown } | null)?.code;
-  if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_DATABASE_NOT_CLOSED") return new StoreClosedError({ cause: e });
-  return new StoreIoError({ cause: e });
-}
 
 export class LevelGroupStore implements GroupStore {
   readonly #db: Db;
   readonly #mutex: KeyedMutex;
   /** Set when this store opened the database itself and must close it. */
   readonly #owned: AnyLevel | undefined;
-  readonly #inflight = new Set<Promise<unknown>>();
-  #closed = false;
+  readonly #ops = new StoreOperations();
 
   private constructor(db: Db, mutex: KeyedMutex, owned: AnyLevel | undefined) {
     this.#db = db;
@@ -124,17 +114,8 @@ export class LevelGroupStore implements GroupStore {
   }
 
   /** Runs one public operation: refuses after close(), tracks it so close() waits, maps errors. */
-  async #op<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw new StoreClosedError();
-    const p = fn().catch((e: unknown) => {
-      throw mapError(e);
-    });
-    this.#inflight.add(p);
-    try {
-      return await p;
-    } finally {
-      this.#inflight.delete(p);
-    }
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#ops.run(fn);
   }
 
   async #readHead(sk: Bytes): Promise<GroupHead | undefined> {
@@ -353,9 +334,7 @@ export class LevelGroupStore implements GroupStore {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.allSettled([...this.#inflight]);
+    if (!(await this.#ops.close())) return;
     if (this.#owned !== undefined) await this.#owned.close();
   }
 }

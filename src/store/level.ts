@@ -3,7 +3,7 @@
 // stores over the same sublevel share their locks.
 import type { AbstractLevel } from "abstract-level";
 import { Level } from "level";
-import { StoreInputError, StoreIoError } from "./errors.js";
+import { StoreClosedError, StoreError, StoreInputError, StoreIoError } from "./errors.js";
 import { KeyedMutex } from "./KeyedMutex.js";
 
 // abstract-level's first type parameter is the format; the stores never depend on it.
@@ -37,4 +37,48 @@ export function sharedMutex(db: object, prefix: string): KeyedMutex {
   let m = byPrefix.get(prefix);
   if (m === undefined) byPrefix.set(prefix, (m = new KeyedMutex()));
   return m;
+}
+
+/** An error from the level engine as a store error: typed store errors pass, a closed database is StoreClosedError, the rest StoreIoError. */
+export function storeErrorOf(e: unknown): Error {
+  if (e instanceof StoreError) return e;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (code === "LEVEL_DATABASE_NOT_OPEN" || code === "LEVEL_DATABASE_NOT_CLOSED") return new StoreClosedError({ cause: e });
+  return new StoreIoError({ cause: e });
+}
+
+/**
+ * The public operations of one store: refused once closing began, awaited by close(), their
+ * errors mapped (storeErrorOf by default; a store may let its own typed refusals through first).
+ */
+export class StoreOperations {
+  #closed = false;
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  constructor(private readonly mapError: (e: unknown) => unknown = storeErrorOf) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreClosedError();
+    const p = fn().catch((e: unknown) => {
+      throw this.mapError(e);
+    });
+    this.#inflight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.#inflight.delete(p);
+    }
+  }
+
+  /** Refuses new operations and waits for those under way; false if it was already closing. */
+  async close(): Promise<boolean> {
+    if (this.#closed) return false;
+    this.#closed = true;
+    await Promise.allSettled([...this.#inflight]);
+    return true;
+  }
 }
