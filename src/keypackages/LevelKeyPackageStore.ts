@@ -20,9 +20,8 @@
 // never deadlock), and each write is ONE atomic batch with { sync: true }: on disk before the
 // promise resolves, so a KeyPackage handed out is gone even after a crash.
 import { concatBytes } from "../codec/bytes.js";
-import { binarySublevel, openBinaryLevel, sharedMutex, storeErrorOf, StoreOperations } from "../store/level.js";
+import { binarySublevel, openBinaryLevel, sharedMutex, storeErrorOf, StoreOperations, type AnyLevel, type BinaryLevel } from "../store/level.js";
 import type { BatchOptions } from "level";
-import type { AbstractLevel } from "abstract-level";
 import { KeyedMutex } from "../store/KeyedMutex.js";
 import { CorruptRecordError } from "../store/errors.js";
 import { KeyPackageError, DuplicateKeyPackageError, StaleSequenceError, TooManyKeyPackagesError, UploadUnauthorizedError } from "../protocol/KeyPackageErrors.js";
@@ -50,8 +49,7 @@ import {
 } from "./KeyPackageStore.js";
 
 type Bytes = Uint8Array;
-type Db = AbstractLevel<any, Bytes, Bytes>;
-type AnyLevel = AbstractLevel<any, any, any>;
+type Db = BinaryLevel;
 type Op = { type: "put"; key: Bytes; value: Bytes } | { type: "del"; key: Bytes };
 
 const CLIENT = 0x63; // 'c'

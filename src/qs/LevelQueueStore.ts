@@ -32,9 +32,8 @@
 // its write-ahead log and older tables until compaction. purgeSuperseded() compacts the store's
 // range, after which no earlier chain key remains in the live files; schedule it to bound how
 // long a stolen disk could still hold old chain keys.
-import { openBinaryLevel, storeErrorOf, StoreOperations } from "../store/level.js";
+import { openBinaryLevel, storeErrorOf, StoreOperations, type AnyLevel, type BinaryLevel } from "../store/level.js";
 import { Level, type BatchOptions } from "level";
-import type { AbstractLevel } from "abstract-level";
 import { CorruptRecordError, StoreInputError } from "../store/errors.js";
 import { KeyLocks } from "./KeyLocks.js";
 import { LruCache } from "./LruCache.js";
@@ -74,8 +73,7 @@ import {
 } from "./QueueStore.js";
 
 type Bytes = Uint8Array;
-type Db = AbstractLevel<any, Bytes, Bytes>;
-type AnyLevel = AbstractLevel<any, any, any>;
+type Db = BinaryLevel;
 type Op = { type: "put"; key: Bytes; value: Bytes } | { type: "del"; key: Bytes };
 /** a chained batch on the top database, taking keys already prefixed */
 interface Batch {

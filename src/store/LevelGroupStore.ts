@@ -12,10 +12,9 @@
 // per-storage-key mutex, and each write is ONE atomic batch (head + puts + deletes) with
 // { sync: true }, so it is on disk before the promise resolves.
 
-import { binarySublevel, openBinaryLevel, sharedMutex, StoreOperations } from "./level.js";
+import { binarySublevel, openBinaryLevel, sharedMutex, StoreOperations, type AnyLevel, type BinaryLevel } from "./level.js";
 import { concatBytes } from "../codec/bytes.js";
 import type { BatchOptions, DelOptions, PutOptions } from "level";
-import type { AbstractLevel } from "abstract-level";
 import type { GroupHead, GroupStore, GroupWrite, RecordRef } from "./GroupStore.js";
 import { KeyedMutex } from "./KeyedMutex.js";
 import {
@@ -50,8 +49,7 @@ import {
 
 type Bytes = Uint8Array;
 // The sublevel we work in: binary keys and values.
-type Db = AbstractLevel<any, Bytes, Bytes>;
-type AnyLevel = AbstractLevel<any, any, any>;
+type Db = BinaryLevel;
 type Op = { type: "put"; key: Bytes; value: Bytes } | { type: "del"; key: Bytes };
 
 const HEAD = 0x68; // 'h'
