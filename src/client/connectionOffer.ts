@@ -4,6 +4,7 @@
 // can open one; its QS sees ciphertext of a fixed-ish size.
 import type { CiphersuiteImpl, KeyPackage, PrivateKeyPackage } from "ts-mls";
 import { platform } from "../platform/current.js";
+import { joinerSuiteIds } from "../protocol/constants.js";
 import { makeKeyPackageRef } from "../mls/adapter.js";
 import { CONNECTION_OFFER_HPKE_INFO, ConnectionOffer, SealedConnectionOffer } from "../protocol/ConnectionOffer.js";
 
@@ -13,11 +14,13 @@ export class ConnectionOfferError extends Error {
 
 const info = new TextEncoder().encode(CONNECTION_OFFER_HPKE_INFO);
 
+/** The HPKE suite of a KeyPackage's init key: the one the DS seals joiner keys with. */
 function suiteFor(kp: KeyPackage) {
-  // X25519 suites only (like the DS's joiner-key envelope): 1 = AES-128-GCM, 3 = ChaCha20-Poly1305.
-  if (kp.cipherSuite === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519") return platform().hpkeSuite(0x0020, 0x0001, 0x0001);
-  if (kp.cipherSuite === "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519") return platform().hpkeSuite(0x0020, 0x0001, 0x0003);
-  throw new ConnectionOfferError(`cipher suite ${String(kp.cipherSuite)} is not supported for connection offers`);
+  try {
+    return platform().hpkeSuite(...joinerSuiteIds(kp.cipherSuite));
+  } catch (e) {
+    throw new ConnectionOfferError(`cipher suite ${String(kp.cipherSuite)} is not supported for connection offers`, { cause: e });
+  }
 }
 
 export async function sealConnectionOffer(offer: ConnectionOffer, to: KeyPackage, cs: CiphersuiteImpl): Promise<Uint8Array> {

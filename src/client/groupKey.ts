@@ -3,7 +3,7 @@
 // Welcome joiner's init key. Through the active platform, so it runs in browsers; the bytes are
 // the DS's own (test/client checks both against each other).
 import type { Extension } from "ts-mls";
-import { EAR_KEY_HASH_LABEL, EXTENSION_TYPE_EAR_KEY_HASH, JOINER_KEY_HPKE_INFO } from "../protocol/constants.js";
+import { EAR_KEY_HASH_LABEL, EXTENSION_TYPE_EAR_KEY_HASH, JOINER_KEY_HPKE_INFO, joinerSuiteIds } from "../protocol/constants.js";
 import { decodeExact, TlsWriter } from "../protocol/tls.js";
 import { platform } from "../platform/current.js";
 
@@ -16,13 +16,6 @@ export function earKeyHash(key: Uint8Array): Uint8Array {
 /** struct { opaque ear_key_hash<V>; } as a GroupInfo extension */
 export function earKeyHashExtension(key: Uint8Array): Extension {
   return { extensionType: EXTENSION_TYPE_EAR_KEY_HASH, extensionData: new TlsWriter(40).opaque(earKeyHash(key)).finish() };
-}
-
-/** The HPKE suite ids of a joiner's init key, by MLS cipher suite (X25519 suites only). */
-export function joinerSuiteIds(mlsSuite: string): [number, number, number] {
-  if (mlsSuite === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519") return [0x0020, 0x0001, 0x0001];
-  if (mlsSuite === "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519") return [0x0020, 0x0001, 0x0003];
-  throw new RangeError(`cipher suite ${mlsSuite} is not supported`);
 }
 
 /** Opens SealedJoinerKey { uint64 epoch; opaque kem_output<V>; opaque ciphertext<V>; } (aad: group id, epoch). */

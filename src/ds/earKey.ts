@@ -12,7 +12,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createFastCipherSuite } from "../hpke/index.js";
 import type { Extension } from "../mls/adapter.js";
-import { EAR_KEY_HASH_LABEL, EAR_KEY_LENGTH, EXTENSION_TYPE_EAR_KEY_HASH, JOINER_KEY_HPKE_INFO } from "../protocol/constants.js";
+import { EAR_KEY_HASH_LABEL, EAR_KEY_LENGTH, EXTENSION_TYPE_EAR_KEY_HASH, JOINER_KEY_HPKE_INFO, joinerSuiteIds } from "../protocol/constants.js";
 import { InvalidCommitError, MalformedError } from "../protocol/errors.js";
 import { decodeExact, TlsWriter } from "../protocol/tls.js";
 
@@ -47,11 +47,15 @@ export function checkCommitKeyBinding(groupInfoExtensions: readonly Extension[],
   }
 }
 
-/** HPKE suite for a joiner's init key, by MLS cipher suite (X25519 suites only). */
+/** HPKE suite for a joiner's init key, by MLS cipher suite (the ids clients use too). */
 function suiteFor(mlsSuite: string) {
-  if (mlsSuite === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519") return createFastCipherSuite(0x0020, 0x0001, 0x0001);
-  if (mlsSuite === "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519") return createFastCipherSuite(0x0020, 0x0001, 0x0003);
-  throw new InvalidCommitError(`cipher suite ${mlsSuite} is not supported by this DS`);
+  let ids: [number, number, number];
+  try {
+    ids = joinerSuiteIds(mlsSuite);
+  } catch {
+    throw new InvalidCommitError(`cipher suite ${mlsSuite} is not supported by this DS`);
+  }
+  return createFastCipherSuite(...ids);
 }
 
 function joinerAad(groupId: Uint8Array, epoch: bigint): Uint8Array {

@@ -62,6 +62,16 @@ export const EAR_KEY_HASH_LABEL = "MIMI DS EAR key hash";
 export const JOINER_KEY_HPKE_INFO = "MIMI DS joiner EAR key";
 
 /**
+ * The HPKE suite (KEM, KDF, AEAD ids) of a KeyPackage init key, by MLS cipher suite: what the DS
+ * seals joiner keys and initiators seal connection offers with (X25519 suites only).
+ */
+export function joinerSuiteIds(mlsSuite: string): [number, number, number] {
+  if (mlsSuite === "MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519") return [0x0020, 0x0001, 0x0001];
+  if (mlsSuite === "MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519") return [0x0020, 0x0001, 0x0003];
+  throw new RangeError(`cipher suite ${mlsSuite} is not supported`);
+}
+
+/**
  * MLS extension types from the private-use range (RFC 9420 s17.3: 0xF000-0xFFFF).
  * - queue config: a LeafNode extension holding the ClientQueueConfig (issue: fanout/QS).
  * - RBAC: a GroupContext extension `struct { uint32 admins<V>; }`.
