@@ -1,29 +1,15 @@
 // The two HPKE cipher suites of this project, both @hpke/core CipherSuite instances:
 // - fast: node:crypto-backed KEM/KDF/AEAD (synchronous inside), used on every hot path;
-// - reference: @hpke/core's stock classes (WebCrypto), used to cross-check the fast one.
-import {
-  Aes128Gcm,
-  Aes256Gcm,
-  AeadId,
-  CipherSuite,
-  DhkemX25519HkdfSha256,
-  HkdfSha256,
-  HkdfSha384,
-  HkdfSha512,
-  KdfId,
-  KemId,
-  NotSupportedError,
-  type AeadInterface,
-  type KdfInterface,
-  type KemInterface,
-} from "@hpke/core";
+// - reference: @hpke/core's stock classes (WebCrypto), used to cross-check the fast one
+//   (referenceSuites.ts, which browsers use through the portable platform).
+import { AeadId, CipherSuite, KdfId, KemId, type AeadInterface, type KdfInterface, type KemInterface } from "@hpke/core";
 import { NodeAes128Gcm, NodeAes256Gcm } from "./NodeAeadAesGcm.js";
 import { NodeChaCha20Poly1305 } from "./NodeChaCha20Poly1305.js";
 import { NodeHkdfSha256 } from "./NodeHkdfSha256.js";
 import { NodeHkdfSha384 } from "./NodeHkdfSha384.js";
 import { NodeHkdfSha512 } from "./NodeHkdfSha512.js";
 import { NodeX25519Kem } from "./NodeX25519Kem.js";
-import { referenceAead, referenceKdf, referenceKem, unsupported } from "./referenceSuites.js";
+import { unsupported } from "./referenceSuites.js";
 
 export { SUPPORTED_AEAD_IDS, SUPPORTED_KDF_IDS, SUPPORTED_KEM_IDS, isSupportedSuite } from "./referenceSuites.js";
 

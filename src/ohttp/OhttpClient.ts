@@ -53,7 +53,6 @@ export class OhttpClient {
   private readonly aead: AeadInterface;
   private readonly params: AeadParams;
   private readonly hash: "sha256" | "sha384" | "sha512";
-  private readonly hashSize: number;
   private readonly entropyLen: number;
   private readonly header: Uint8Array;
   private readonly info: Uint8Array;
@@ -84,7 +83,6 @@ export class OhttpClient {
     this.params = aeadParams(this.aeadId)!;
     const kdf = kdfHash(this.kdfId)!;
     this.hash = kdf.hash;
-    this.hashSize = kdf.Nh;
     this.entropyLen = Math.max(this.params.Nn, this.params.Nk);
     this.suite = (opts.fast ?? true)
       ? platform().hpkeSuite(config.kemId, this.kdfId, this.aeadId)
